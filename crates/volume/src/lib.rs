@@ -1,5 +1,19 @@
 //! Volume I/O, geometry, BraTS conventions, preprocessing and metrics for AdaMM.
 //!
-//! This crate has no Burn dependency and compiles for `wasm32-unknown-unknown` as well as natively.
+//! This crate has no Burn dependency and compiles for `wasm32-unknown-unknown` as well as
+//! natively. Its modules:
+//! - [`nifti_io`]: NIfTI-1/2 reading (paths or bytes) and writing in a reference grid;
+//! - [`geometry`]: affines, orientation codes, canonical RAS reorientation;
+//! - [`volume`]: a 3-D image with its header;
+//! - [`metrics`]: Dice, IoU, sensitivity, specificity, HD95 (BraTS conventions).
 
+pub mod error;
+pub mod geometry;
 pub mod metrics;
+pub mod nifti_io;
+pub mod volume;
+
+pub use error::{Result, VolumeError};
+pub use geometry::{Affine, AxisMap};
+pub use nifti_io::{read_bytes, read_path, Header};
+pub use volume::Volume;

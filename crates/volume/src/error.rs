@@ -1,0 +1,129 @@
+//! The error type of the volume crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong reading, validating or writing a volume.
+///
+/// Each variant carries enough context to tell a person what is wrong with *their* file.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    /// The operating system refused to read or write a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes do not start with a NIfTI-1 or NIfTI-2 header.
+    #[error("not a NIfTI file: {detail}")]
+    NotNifti {
+        /// What was found instead.
+        detail: String,
+    },
+    /// The gzip stream could not be decompressed.
+    #[error("the gzip stream is corrupt or truncated ({0}); re-export or re-download the file")]
+    Gzip(String),
+    /// The header says the voxel data live in a separate `.img` file that is missing.
+    #[error("{hdr} is a header-only file (NIfTI-1 pair or Analyze 7.5); its image file {img} is missing")]
+    MissingImageFile {
+        /// The header file.
+        hdr: PathBuf,
+        /// The image file that was looked for.
+        img: PathBuf,
+    },
+    /// A header of a NIfTI pair / Analyze file was given without its image bytes.
+    #[error("this is a header-only file (NIfTI-1 pair or Analyze 7.5, magic {magic:?}): the voxels are in a separate .img file, which was not given")]
+    HeaderOnly {
+        /// The magic string found.
+        magic: String,
+    },
+    /// The header claims voxel data but the file ends at (or before) its start.
+    #[error("the file holds a header but no voxel data (it ends at byte {len}, voxel data should start at byte {vox_offset})")]
+    NoVoxelData {
+        /// File length in bytes.
+        len: usize,
+        /// Where the voxel data should begin.
+        vox_offset: usize,
+    },
+    /// The file ends before all voxels described by the header.
+    #[error("the file is truncated: the header describes {expected} bytes of voxel data after byte {vox_offset}, but only {actual} are present")]
+    Truncated {
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes present.
+        actual: usize,
+        /// Start of voxel data.
+        vox_offset: usize,
+    },
+    /// A time series or other 4-D image.
+    #[error("this is a 4-D image with {volumes} volumes of {dims:?}; AdaMM needs one 3-D volume per modality (extract one volume first, e.g. with fslroi)")]
+    FourDimensional {
+        /// Spatial dimensions.
+        dims: [usize; 3],
+        /// Number of volumes along the 4th axis.
+        volumes: usize,
+    },
+    /// A 5-D or higher dataset, e.g. CIFTI.
+    #[error("this is a {ndim}-D dataset (dims {dims:?}{cifti}), not a 3-D brain volume")]
+    NotAVolume {
+        /// Number of dimensions.
+        ndim: usize,
+        /// All dimensions.
+        dims: Vec<usize>,
+        /// A note when the intent code says CIFTI.
+        cifti: &'static str,
+    },
+    /// dim[0] is outside 1..=7 or a dimension is negative.
+    #[error("the header's dimensions are invalid: {0}")]
+    BadDims(String),
+    /// One of the spatial dimensions is zero.
+    #[error("the image is empty: dimension {axis} has size 0 (dims {dims:?})")]
+    ZeroSizeDim {
+        /// Axis index (1-based, as in the header's dim[]).
+        axis: usize,
+        /// All dimensions.
+        dims: Vec<usize>,
+    },
+    /// The voxel data type cannot be read as scalar intensities.
+    #[error("unsupported voxel data type {name} (NIfTI code {code}); AdaMM reads scalar u8/i8/i16/u16/i32/u32/i64/u64/f32/f64 images")]
+    UnsupportedDatatype {
+        /// NIfTI datatype code.
+        code: i32,
+        /// Its name.
+        name: &'static str,
+    },
+    /// The voxel-to-world transform is degenerate or not finite.
+    #[error("the voxel-to-world transform ({source_field}) is degenerate or not finite: {detail}")]
+    BadGeometry {
+        /// Which header field was used (sform, qform, pixdim).
+        source_field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Data length does not match the grid when building or writing a volume.
+    #[error("{what}: {actual} voxels given for a {dims:?} grid ({expected} voxels)")]
+    LengthMismatch {
+        /// What was being built.
+        what: &'static str,
+        /// Expected voxels.
+        expected: usize,
+        /// Given voxels.
+        actual: usize,
+        /// The grid.
+        dims: [usize; 3],
+    },
+}
+
+impl VolumeError {
+    /// Attaches a path to an I/O error.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        VolumeError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = VolumeError> = std::result::Result<T, E>;
