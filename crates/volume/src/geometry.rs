@@ -200,62 +200,52 @@ impl AxisMap {
         world_from_native.compose(&self.native_from_canonical())
     }
 
-    /// Resamples (by exact index permutation) native-ordered voxels into canonical order.
-    pub fn canonical_from_native<T: Copy>(&self, native: &[T]) -> Vec<T> {
-        let cd = self.canonical_dims();
+    /// For walking the canonical grid: the native flat index of canonical voxel 0 and the
+    /// native flat-index step of one canonical step along each axis.
+    fn native_walk(&self) -> (isize, [isize; 3]) {
         let nd = self.native_dims;
-        let nstride = [1, nd[0], nd[0] * nd[1]];
-        // Per canonical axis: native start offset and step.
-        let mut start = 0usize;
+        let nstride = [1, nd[0], nd[0] * nd[1]].map(|s| s as isize);
+        let mut start = 0isize;
         let mut step = [0isize; 3];
-        for a in 0..3 {
-            let n = self.perm[a];
-            if self.flip[a] {
-                start += (nd[n] - 1) * nstride[n];
-                step[a] = -(nstride[n] as isize);
+        for (a, (&n, &flip)) in self.perm.iter().zip(&self.flip).enumerate() {
+            if flip {
+                start += (nd[n] as isize - 1) * nstride[n];
+                step[a] = -nstride[n];
             } else {
-                step[a] = nstride[n] as isize;
+                step[a] = nstride[n];
             }
         }
-        let mut out = Vec::with_capacity(native.len());
+        (start, step)
+    }
+
+    /// Calls `f(canonical_index, native_index)` for every voxel, canonical order.
+    fn for_each_pair(&self, mut f: impl FnMut(usize, usize)) {
+        let cd = self.canonical_dims();
+        let (start, step) = self.native_walk();
+        let mut c = 0;
         for k in 0..cd[2] {
-            let bk = start as isize + k as isize * step[2];
+            let bk = start + k as isize * step[2];
             for j in 0..cd[1] {
                 let bj = bk + j as isize * step[1];
                 for i in 0..cd[0] {
-                    out.push(native[(bj + i as isize * step[0]) as usize]);
+                    f(c, (bj + i as isize * step[0]) as usize);
+                    c += 1;
                 }
             }
         }
+    }
+
+    /// Reorders (exactly, no interpolation) native-ordered voxels into canonical order.
+    pub fn canonical_from_native<T: Copy>(&self, native: &[T]) -> Vec<T> {
+        let mut out = Vec::with_capacity(native.len());
+        self.for_each_pair(|_, n| out.push(native[n]));
         out
     }
 
     /// Inverse of [`AxisMap::canonical_from_native`]: canonical-ordered voxels back to native.
     pub fn native_from_canonical_data<T: Copy + Default>(&self, canonical: &[T]) -> Vec<T> {
-        let cd = self.canonical_dims();
-        let nd = self.native_dims;
-        let nstride = [1, nd[0], nd[0] * nd[1]];
         let mut out = vec![T::default(); canonical.len()];
-        let mut idx = 0;
-        for k in 0..cd[2] {
-            for j in 0..cd[1] {
-                for i in 0..cd[0] {
-                    let c = [i, j, k];
-                    let mut n = 0;
-                    for a in 0..3 {
-                        let axis = self.perm[a];
-                        let v = if self.flip[a] {
-                            nd[axis] - 1 - c[a]
-                        } else {
-                            c[a]
-                        };
-                        n += v * nstride[axis];
-                    }
-                    out[n] = canonical[idx];
-                    idx += 1;
-                }
-            }
-        }
+        self.for_each_pair(|c, n| out[n] = canonical[c]);
         out
     }
 }

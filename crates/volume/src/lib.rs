@@ -7,10 +7,12 @@
 //! - [`volume`]: a 3-D image with its header;
 //! - [`metrics`]: Dice, IoU, sensitivity, specificity, HD95 (BraTS conventions).
 
+pub mod brats;
 pub mod error;
 pub mod geometry;
 pub mod metrics;
 pub mod nifti_io;
+pub mod preprocess;
 pub mod volume;
 
 pub use error::{Result, VolumeError};

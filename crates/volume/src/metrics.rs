@@ -62,7 +62,7 @@ pub const HD95_ONE_EMPTY_MM: f64 = 373.128_664_2;
 ///
 /// See the [module documentation](self) for the exact definitions and the conventions for
 /// empty masks.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MaskMetrics {
     /// Dice similarity coefficient `2 TP / (2 TP + FP + FN)`, in `[0, 1]`.
     pub dice: f64,
@@ -596,6 +596,26 @@ impl Envelope {
         }
         true
     }
+}
+
+/// Metrics of the three BraTS regions (WT, TC, ET) for two internal label maps (see
+/// [`crate::brats::label`]) stored in NIfTI order (x fastest) on a grid of `dims = [nx, ny,
+/// nz]` with `spacing_mm = [sx, sy, sz]`.
+pub fn region_metrics(
+    pred: &[u8],
+    truth: &[u8],
+    dims: [usize; 3],
+    spacing_mm: [f64; 3],
+) -> Result<[(crate::brats::Region, MaskMetrics); 3], MetricsError> {
+    // x-fastest storage is C order for the reversed axes.
+    let c_dims = [dims[2], dims[1], dims[0]];
+    let c_spacing = [spacing_mm[2], spacing_mm[1], spacing_mm[0]];
+    let mut out = [(crate::brats::Region::WT, MaskMetrics::default()); 3];
+    for (slot, region) in out.iter_mut().zip(crate::brats::Region::ALL) {
+        let m = mask_metrics(&region.mask(pred), &region.mask(truth), c_dims, c_spacing)?;
+        *slot = (region, m);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -308,9 +308,9 @@ impl Header {
             qfac * pos(self.pixdim[3]),
         ];
         let mut m = Affine::IDENTITY;
-        for row in 0..3 {
-            for col in 0..3 {
-                m.0[row][col] = r[row][col] * scale[col];
+        for (row, r_row) in r.iter().enumerate() {
+            for (col, s) in scale.iter().enumerate() {
+                m.0[row][col] = r_row[col] * s;
             }
             m.0[row][3] = self.qoffset[row];
         }
@@ -545,7 +545,7 @@ fn parse_nifti1(bytes: &[u8]) -> Result<Header> {
 }
 
 fn finite_offset(v: f64) -> Result<usize> {
-    if v.is_finite() && v >= 0.0 && v < 1e12 {
+    if (0.0..1e12).contains(&v) {
         Ok(v as usize)
     } else {
         Err(VolumeError::NotNifti {
