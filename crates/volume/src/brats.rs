@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::VolumeError;
-use crate::nifti_io::read_path;
+use crate::nifti_io::{read_header_path, read_path, Header};
 use crate::volume::Volume;
 
 /// One of the four MRI modalities of a BraTS case.
@@ -534,25 +534,55 @@ pub enum CaseError {
 /// Largest affine difference in mm accepted between volumes of one case.
 pub const GRID_TOLERANCE_MM: f64 = 1e-3;
 
-/// Checks that two volumes share dims and affine (within [`GRID_TOLERANCE_MM`]).
-pub fn check_same_grid(a: (&str, &Volume), b: (&str, &Volume)) -> Result<(), CaseError> {
-    let (na, va) = a;
-    let (nb, vb) = b;
+/// Checks that two headers describe the same grid: equal dims and voxel→world affines within
+/// [`GRID_TOLERANCE_MM`]. The names are used in the error message.
+pub fn check_same_grid(a: (&str, &Header), b: (&str, &Header)) -> Result<(), CaseError> {
+    let (na, ha) = a;
+    let (nb, hb) = b;
     let mismatch = |detail: String| CaseError::GridMismatch {
         a: na.into(),
         b: nb.into(),
         detail,
     };
-    if va.dims() != vb.dims() {
-        return Err(mismatch(format!("dims {:?} vs {:?}", va.dims(), vb.dims())));
+    if ha.dims != hb.dims {
+        return Err(mismatch(format!("dims {:?} vs {:?}", ha.dims, hb.dims)));
     }
-    let d = va.world_from_voxel().max_abs_diff(&vb.world_from_voxel());
+    let affine = |h: &Header, name: &str| {
+        h.world_from_voxel().map_err(|source| CaseError::Read {
+            file: PathBuf::from(name),
+            source,
+        })
+    };
+    let d = affine(ha, na)?.max_abs_diff(&affine(hb, nb)?);
     if d > GRID_TOLERANCE_MM {
         return Err(mismatch(format!(
             "voxel-to-world affines differ by up to {d:.4} mm (tolerance {GRID_TOLERANCE_MM} mm)"
         )));
     }
     Ok(())
+}
+
+/// Checks a case's files without reading their voxels: every header must be readable, and
+/// all must share one grid. Returns the problems found (empty when the case is fine).
+pub fn check_case_headers(files: &CaseFiles) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut first: Option<(String, Header)> = None;
+    let paths = files.images.iter().flatten().chain(files.seg.iter());
+    for path in paths {
+        let name = path.display().to_string();
+        match read_header_path(path) {
+            Err(e) => problems.push(format!("{name}: {e}")),
+            Ok(h) => match &first {
+                None => first = Some((name, h)),
+                Some((fname, fh)) => {
+                    if let Err(e) = check_same_grid((fname, fh), (&name, &h)) {
+                        problems.push(e.to_string());
+                    }
+                }
+            },
+        }
+    }
+    problems
 }
 
 /// Reads a case's files, checks they share a grid and maps its labels to internal values.
@@ -573,7 +603,7 @@ pub fn load_case(files: &CaseFiles) -> Result<LoadedCase, CaseError> {
                 let reference = images[*idx]
                     .as_ref()
                     .ok_or_else(|| CaseError::Empty(files.id.clone()))?;
-                check_same_grid((fname, reference), (&name, &v))?;
+                check_same_grid((fname, &reference.header), (&name, &v.header))?;
             }
             None => first = Some((name, m.index())),
         }
@@ -591,7 +621,10 @@ pub fn load_case(files: &CaseFiles) -> Result<LoadedCase, CaseError> {
             let reference = images[ref_idx]
                 .as_ref()
                 .ok_or_else(|| CaseError::Empty(files.id.clone()))?;
-            check_same_grid((&ref_name, reference), (&path.display().to_string(), &v))?;
+            check_same_grid(
+                (&ref_name, &reference.header),
+                (&path.display().to_string(), &v.header),
+            )?;
             let convention =
                 LabelConvention::detect(&v.data).map_err(|source| CaseError::Labels {
                     file: path.clone(),

@@ -415,6 +415,32 @@ fn image_path_for(hdr: &Path) -> Vec<PathBuf> {
     ]
 }
 
+/// Reads only the header of a NIfTI file (decompressing just its first bytes), with the
+/// same validation of dimensions and datatype as a full read. Cheap enough to check the
+/// grids of thousands of files.
+pub fn read_header_path(path: &Path) -> Result<Header> {
+    let file = std::fs::File::open(path).map_err(|e| VolumeError::io(path, e))?;
+    let mut head = Vec::with_capacity(540);
+    let mut raw = std::io::BufReader::new(file);
+    let mut magic = [0u8; 2];
+    let n = raw.read(&mut magic).map_err(|e| VolumeError::io(path, e))?;
+    let chained = std::io::Cursor::new(magic[..n].to_vec()).chain(raw);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        MultiGzDecoder::new(chained)
+            .take(540)
+            .read_to_end(&mut head)
+            .map_err(|e| VolumeError::Gzip(e.to_string()))?;
+    } else {
+        chained
+            .take(540)
+            .read_to_end(&mut head)
+            .map_err(|e| VolumeError::io(path, e))?;
+    }
+    let header = parse_header(&head)?;
+    header.world_from_voxel()?;
+    Ok(header)
+}
+
 /// Decompresses `bytes` if they are gzip, else borrows them.
 fn maybe_gunzip(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {

@@ -1,0 +1,41 @@
+//! `adamm`: the AdaMM command line.
+//!
+//! Every command prints a one-line reason and exits with status 1 on bad input.
+
+mod cases;
+mod inspect;
+mod metrics;
+
+use clap::{Parser, Subcommand};
+
+/// AdaMM: brain-tumour segmentation from MRI with missing modalities.
+#[derive(Parser)]
+#[command(name = "adamm", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the header, geometry and voxel statistics of NIfTI files.
+    Inspect(inspect::Args),
+    /// Dice, IoU, sensitivity, specificity and HD95 of a predicted segmentation for WT/TC/ET.
+    Metrics(metrics::Args),
+    /// List the BraTS cases found in a folder tree, their modalities and problems.
+    Cases(cases::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Metrics(args) => metrics::run(args),
+        Command::Cases(args) => cases::run(args),
+    };
+    if let Err(e) = result {
+        // One line: the error and its causes, outermost first.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
