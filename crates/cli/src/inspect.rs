@@ -20,30 +20,30 @@ pub struct Args {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Report {
-    Ok {
-        file: String,
-        dims: [usize; 3],
-        spacing: [f64; 3],
-        datatype: &'static str,
-        orientation: String,
-        affine_source: &'static str,
-        affine: [[f64; 4]; 4],
-        scl_slope: f64,
-        scl_inter: f64,
-        min: f64,
-        max: f64,
-        mean: f64,
-        nonfinite_voxels: usize,
-    },
-    Err {
-        file: String,
-        error: String,
-    },
+    Ok(Box<Info>),
+    Err { file: String, error: String },
+}
+
+#[derive(Serialize)]
+struct Info {
+    file: String,
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    datatype: &'static str,
+    orientation: String,
+    affine_source: &'static str,
+    affine: [[f64; 4]; 4],
+    scl_slope: f64,
+    scl_inter: f64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    nonfinite_voxels: usize,
 }
 
 fn report(file: String, v: &Volume) -> Report {
     let s = v.stats();
-    Report::Ok {
+    Report::Ok(Box::new(Info {
         file,
         dims: v.dims(),
         spacing: v.spacing_mm(),
@@ -57,7 +57,7 @@ fn report(file: String, v: &Volume) -> Report {
         max: s.max,
         mean: s.mean,
         nonfinite_voxels: v.nonfinite_voxels,
-    }
+    }))
 }
 
 /// Runs the command; fails (after printing all files) if any file could not be read.
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .filter_map(|r| match r {
             Report::Err { file, .. } => Some(file.as_str()),
-            Report::Ok { .. } => None,
+            Report::Ok(_) => None,
         })
         .collect();
     if !failed.is_empty() {
@@ -104,21 +104,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn print_text(r: &Report) {
     match r {
         Report::Err { file, error } => println!("{file}\n  error        {error}\n"),
-        Report::Ok {
-            file,
-            dims,
-            spacing,
-            datatype,
-            orientation,
-            affine_source,
-            affine,
-            scl_slope,
-            scl_inter,
-            min,
-            max,
-            mean,
-            nonfinite_voxels,
-        } => {
+        Report::Ok(info) => {
+            let Info {
+                file,
+                dims,
+                spacing,
+                datatype,
+                orientation,
+                affine_source,
+                affine,
+                scl_slope,
+                scl_inter,
+                min,
+                max,
+                mean,
+                nonfinite_voxels,
+            } = info.as_ref();
             println!("{file}");
             println!("  dims         {} × {} × {}", dims[0], dims[1], dims[2]);
             println!(

@@ -1,7 +1,7 @@
 //! `adamm metrics`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use adamm_volume::brats::{check_same_grid, LabelConvention};
 use adamm_volume::metrics::region_metrics;
@@ -32,7 +32,7 @@ struct RegionReport {
     specificity: f64,
 }
 
-fn labels(path: &PathBuf, v: &Volume) -> anyhow::Result<Vec<u8>> {
+fn labels(path: &Path, v: &Volume) -> anyhow::Result<Vec<u8>> {
     let convention =
         LabelConvention::detect(&v.data).with_context(|| path.display().to_string())?;
     convention
