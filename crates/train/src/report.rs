@@ -1,0 +1,214 @@
+//! Evaluation records and reports: `metrics.csv` (one row per case × combination × region)
+//! and `summary.md` in the paper's layout (15 combinations × Dice and HD95 for WT/TC/ET, plus
+//! the mean row).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use adamm_volume::brats::{Availability, Modality, Region};
+use adamm_volume::metrics::MaskMetrics;
+
+use crate::error::TrainError;
+
+/// One evaluated (case, combination, region).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRow {
+    /// Case id.
+    pub case: String,
+    /// Modalities given to the student.
+    pub combination: Availability,
+    /// Region.
+    pub region: Region,
+    /// The metrics.
+    pub metrics: MaskMetrics,
+}
+
+/// Writes `metrics.csv`: `case,combination,region,dice,hd95,iou,sensitivity,specificity`.
+pub fn write_metrics_csv(path: &Path, rows: &[EvalRow]) -> Result<(), TrainError> {
+    let mut out = String::from("case,combination,region,dice,hd95,iou,sensitivity,specificity\n");
+    for r in rows {
+        let m = &r.metrics;
+        let _ = writeln!(
+            out,
+            "{},{},{},{:.6},{:.4},{:.6},{:.6},{:.6}",
+            csv_field(&r.case),
+            r.combination.code(),
+            r.region.name(),
+            m.dice,
+            m.hd95,
+            m.iou,
+            m.sensitivity,
+            m.specificity
+        );
+    }
+    std::fs::write(path, out).map_err(|e| TrainError::io(path, e))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Mean Dice and HD95 per region for each combination (over cases).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CombinationSummary {
+    /// Mean Dice for WT, TC, ET.
+    pub dice: [f64; 3],
+    /// Mean HD95 (mm) for WT, TC, ET.
+    pub hd95: [f64; 3],
+    /// Number of cases averaged.
+    pub cases: usize,
+}
+
+/// Averages rows per combination; combinations in table order (singles first, all four last).
+pub fn summarize(rows: &[EvalRow]) -> Vec<(Availability, CombinationSummary)> {
+    let mut acc: BTreeMap<Availability, (CombinationSummary, [usize; 3])> = BTreeMap::new();
+    for r in rows {
+        let (s, n) = acc.entry(r.combination).or_default();
+        let i = Region::ALL.iter().position(|x| *x == r.region).unwrap_or(0);
+        s.dice[i] += r.metrics.dice;
+        s.hd95[i] += r.metrics.hd95;
+        n[i] += 1;
+    }
+    Availability::all_combinations()
+        .into_iter()
+        .filter_map(|a| {
+            let (mut s, n) = acc.remove(&a)?;
+            for ((d, h), k) in s.dice.iter_mut().zip(s.hd95.iter_mut()).zip(n) {
+                *d /= k.max(1) as f64;
+                *h /= k.max(1) as f64;
+            }
+            s.cases = n[0];
+            Some((a, s))
+        })
+        .collect()
+}
+
+/// The mean over combinations of a summary (the table's last row).
+pub fn mean_row(summary: &[(Availability, CombinationSummary)]) -> CombinationSummary {
+    let mut m = CombinationSummary::default();
+    let n = summary.len().max(1) as f64;
+    for (_, s) in summary {
+        for i in 0..3 {
+            m.dice[i] += s.dice[i] / n;
+            m.hd95[i] += s.hd95[i] / n;
+        }
+        m.cases = m.cases.max(s.cases);
+    }
+    m
+}
+
+/// The table in the paper's layout as Markdown: ● present / ○ missing per modality, Dice (%)
+/// and HD95 (mm) for WT, TC, ET, then the mean row.
+pub fn markdown_table(summary: &[(Availability, CombinationSummary)]) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> = Modality::ALL.iter().map(|m| m.name()).collect();
+    let _ = writeln!(
+        out,
+        "| {} | Dice WT | Dice TC | Dice ET | HD95 WT | HD95 TC | HD95 ET |",
+        names.join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(names.len() + 6));
+    let row = |out: &mut String, marks: Vec<&str>, s: &CombinationSummary| {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            marks.join(" | "),
+            100.0 * s.dice[0],
+            100.0 * s.dice[1],
+            100.0 * s.dice[2],
+            s.hd95[0],
+            s.hd95[1],
+            s.hd95[2]
+        );
+    };
+    for (a, s) in summary {
+        let marks = Modality::ALL
+            .iter()
+            .map(|m| if a.has(*m) { "●" } else { "○" })
+            .collect();
+        row(&mut out, marks, s);
+    }
+    let mut marks = vec!["**mean**"];
+    marks.extend(std::iter::repeat_n("", names.len() - 1));
+    row(&mut out, marks, &mean_row(summary));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(dice: f64, hd95: f64) -> MaskMetrics {
+        MaskMetrics {
+            dice,
+            hd95,
+            iou: dice / (2.0 - dice),
+            sensitivity: 1.0,
+            specificity: 1.0,
+        }
+    }
+
+    #[test]
+    fn summary_averages_cases_and_orders_combinations_like_the_paper() {
+        let full = Availability::FULL;
+        let flair = Availability::parse("0001").expect("code");
+        let mut rows = Vec::new();
+        for (case, d) in [("a", 0.8), ("b", 0.6)] {
+            for region in Region::ALL {
+                rows.push(EvalRow {
+                    case: case.into(),
+                    combination: full,
+                    region,
+                    metrics: m(d, 2.0),
+                });
+                rows.push(EvalRow {
+                    case: case.into(),
+                    combination: flair,
+                    region,
+                    metrics: m(d / 2.0, 4.0),
+                });
+            }
+        }
+        let s = summarize(&rows);
+        assert_eq!(
+            s.iter().map(|(a, _)| a.code()).collect::<Vec<_>>(),
+            ["0001", "1111"]
+        );
+        assert!((s[1].1.dice[0] - 0.7).abs() < 1e-12);
+        assert!((s[0].1.dice[2] - 0.35).abs() < 1e-12);
+        assert_eq!(s[0].1.cases, 2);
+        let mean = mean_row(&s);
+        assert!((mean.dice[1] - 0.525).abs() < 1e-12);
+        assert!((mean.hd95[0] - 3.0).abs() < 1e-12);
+        let table = markdown_table(&s);
+        assert!(
+            table.contains("| ○ | ○ | ○ | ● | 35.00 | 35.00 | 35.00 | 4.00 | 4.00 | 4.00 |"),
+            "{table}"
+        );
+        assert!(table.contains("| **mean** |"), "{table}");
+        assert_eq!(table.lines().count(), 2 + 2 + 1);
+    }
+
+    #[test]
+    fn csv_has_one_row_per_record_and_quotes_odd_ids() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("metrics.csv");
+        let rows = vec![EvalRow {
+            case: "odd,id".into(),
+            combination: Availability::FULL,
+            region: Region::ET,
+            metrics: m(0.5, 1.25),
+        }];
+        write_metrics_csv(&path, &rows).expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text.lines().nth(1),
+            Some("\"odd,id\",1111,ET,0.500000,1.2500,0.333333,1.000000,1.000000")
+        );
+    }
+}
