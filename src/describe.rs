@@ -1,0 +1,150 @@
+//! Pure, platform-independent helpers behind the file list: how many files may be chosen, how a
+//! size is written, and what is said about a file once its bytes have been read.
+//!
+//! Nothing here touches the DOM, so it is unit-tested natively with `cargo test`.
+
+/// The most files one case may have: BraTS cases have four MRI sequences (T1, T1c, T2, FLAIR).
+pub const MAX_FILES: usize = 4;
+
+/// Writes a byte count the way people read it: `512 B`, `1.5 KiB`, `33.8 MiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The message shown when the user picks a number of files the app cannot use, or `None` when
+/// the count is fine (1 to [`MAX_FILES`]).
+pub fn count_problem(count: usize) -> Option<String> {
+    match count {
+        0 => Some("No file chosen.".to_owned()),
+        n if n > MAX_FILES => Some(format!(
+            "{n} files chosen: choose at most {MAX_FILES} (one per MRI sequence). \
+             Only the first {MAX_FILES} are read."
+        )),
+        _ => None,
+    }
+}
+
+/// What a file's bytes turned out to be, as shown under its name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Summary {
+    /// A readable 3-D NIfTI volume: its grid, voxel size, orientation and datatype.
+    Volume(String),
+    /// Not readable as a 3-D NIfTI volume; the text says why (from `adamm-volume`).
+    Unreadable(String),
+}
+
+/// Decodes a file read in the page with [`adamm_volume::read_bytes`] (NIfTI-1/2, gzip or not)
+/// and describes it, e.g. `240 × 240 × 155 voxels · 1 × 1 × 1 mm · LPS · int16 · 2.9 MiB`.
+pub fn summarize(bytes: &[u8]) -> Summary {
+    let size = format_size(bytes.len() as u64);
+    match adamm_volume::read_bytes(bytes) {
+        Ok(volume) => {
+            let [x, y, z] = volume.dims();
+            let spacing = volume.spacing_mm().map(format_mm).join(" × ");
+            Summary::Volume(format!(
+                "{x} × {y} × {z} voxels · {spacing} mm · {} · {} · {size}",
+                volume.orientation_code(),
+                volume.header.datatype.name(),
+            ))
+        }
+        Err(e) => Summary::Unreadable(format!("Not readable as a 3-D NIfTI volume ({size}): {e}")),
+    }
+}
+
+/// A voxel size in mm with at most three decimals and no trailing zeros (`1`, `0.938`).
+fn format_mm(mm: f64) -> String {
+    let text = format!("{mm:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1024), "1.0 KiB");
+        assert_eq!(format_size(1536), "1.5 KiB");
+        assert_eq!(format_size(35_458_000), "33.8 MiB");
+        assert_eq!(format_size(u64::MAX), "16777216.0 TiB");
+    }
+
+    #[test]
+    fn file_counts() {
+        assert!(count_problem(0).is_some());
+        for n in 1..=MAX_FILES {
+            assert_eq!(count_problem(n), None);
+        }
+        assert!(count_problem(5).unwrap().contains("at most 4"));
+    }
+
+    /// A minimal uncompressed NIfTI-1 file: a `dims` grid of uint8 voxels, spacing from pixdim,
+    /// no qform/sform (so the orientation is RAS). Written by hand, independent of the writer
+    /// in `adamm-volume`.
+    fn nifti1(dims: [i16; 3], spacing: [f32; 3]) -> Vec<u8> {
+        let voxels: usize = dims.iter().map(|&d| d as usize).product();
+        let mut f = vec![0u8; 352 + voxels];
+        f[0..4].copy_from_slice(&348i32.to_le_bytes());
+        let dim = [3, dims[0], dims[1], dims[2], 1, 1, 1, 1];
+        for (i, d) in dim.iter().enumerate() {
+            f[40 + 2 * i..42 + 2 * i].copy_from_slice(&d.to_le_bytes());
+        }
+        f[70..72].copy_from_slice(&2i16.to_le_bytes()); // datatype: uint8
+        f[72..74].copy_from_slice(&8i16.to_le_bytes()); // bitpix
+        let pixdim = [1.0, spacing[0], spacing[1], spacing[2], 0.0, 0.0, 0.0, 0.0];
+        for (i, p) in pixdim.iter().enumerate() {
+            f[76 + 4 * i..80 + 4 * i].copy_from_slice(&p.to_le_bytes());
+        }
+        f[108..112].copy_from_slice(&352f32.to_le_bytes()); // vox_offset
+        f[344..348].copy_from_slice(b"n+1\0");
+        f
+    }
+
+    #[test]
+    fn describes_a_volume() {
+        let file = nifti1([4, 3, 2], [1.0, 0.5, 2.25]);
+        assert_eq!(
+            summarize(&file),
+            Summary::Volume(
+                "4 × 3 × 2 voxels · 1 × 0.5 × 2.25 mm · RAS · uint8 · 376 B".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn explains_unreadable_files() {
+        for bytes in [&b"hello"[..], &[], &[0x1f, 0x8b, 0, 0]] {
+            match summarize(bytes) {
+                Summary::Unreadable(text) => {
+                    assert!(
+                        text.starts_with("Not readable as a 3-D NIfTI volume"),
+                        "{text}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut truncated = nifti1([4, 3, 2], [1.0; 3]);
+        truncated.truncate(360);
+        assert!(matches!(summarize(&truncated), Summary::Unreadable(_)));
+    }
+
+    #[test]
+    fn millimetres() {
+        assert_eq!(format_mm(1.0), "1");
+        assert_eq!(format_mm(0.9375), "0.938");
+        assert_eq!(format_mm(2.5), "2.5");
+    }
+}
