@@ -5,6 +5,8 @@
 mod cases;
 mod inspect;
 mod metrics;
+mod render;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +26,10 @@ enum Command {
     Metrics(metrics::Args),
     /// List the BraTS cases found in a folder tree, their modalities and problems.
     Cases(cases::Args),
+    /// Generate realistic synthetic multi-modal glioma cases (BraTS layout, SRI24 anatomy).
+    Synth(synth::Args),
+    /// Write a PNG montage of a case: the four modalities and the labels on one slice.
+    Render(render::Args),
 }
 
 fn main() {
@@ -32,6 +38,8 @@ fn main() {
         Command::Inspect(args) => inspect::run(args),
         Command::Metrics(args) => metrics::run(args),
         Command::Cases(args) => cases::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Render(args) => render::run(args),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

@@ -1,0 +1,223 @@
+//! `adamm synth`: realistic synthetic multi-modal glioma cases in the BraTS layout (see the
+//! `adamm-synth` crate for the model).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use adamm_synth::{case_id, case_seed, generate, Anatomy, Class, ClassTotals, TumourPlan};
+use adamm_volume::brats::{label, Modality, Naming};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+/// File naming and label convention of the written cases.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NamingArg {
+    /// BraTS 2021: `<id>_t1`, `_t1ce`, `_t2`, `_flair`, `_seg` with ET = 4.
+    #[value(name = "2021")]
+    Brats2021,
+    /// BraTS 2023+: `<id>-t1n`, `-t1c`, `-t2w`, `-t2f`, `-seg` with ET = 3.
+    #[value(name = "2023")]
+    Brats2023,
+}
+
+/// Arguments of `adamm synth`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output folder; case `<id>` goes to `<out>/<id>/`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of cases.
+    #[arg(long, default_value_t = 1)]
+    cases: u64,
+    /// Run seed. Case i depends only on (seed, i), not on --cases or --threads.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Index of the first case (e.g. --start 100 --cases 50 adds cases 100–149 to a set).
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// File names and labels: 2023 (-t1n … -seg, ET = 3) or 2021 (_t1 … _seg, ET = 4).
+    #[arg(long, value_enum, default_value = "2023")]
+    naming: NamingArg,
+    /// Cases generated at once, one per thread (default: all cores; each needs about
+    /// 0.5 GB of memory).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Folder with sri24_t1_stripped.nii.gz and sri24_tissues.nii.gz (default: the
+    /// repository's data/anatomy).
+    #[arg(long, value_name = "DIR")]
+    anatomy: Option<PathBuf>,
+    /// Also write a PNG montage of the first case (default file: <out>/preview.png).
+    #[arg(long, value_name = "PNG", num_args = 0..=1)]
+    #[allow(clippy::option_option)]
+    preview: Option<Option<PathBuf>>,
+    /// Print the mean intensity of each class (CSF, GM, WM outside the tumour, NETC, SNFH,
+    /// ET) relative to white matter, averaged over the generated cases.
+    #[arg(long)]
+    stats: bool,
+}
+
+/// What is reported about each written case.
+struct Summary {
+    id: String,
+    plan: TumourPlan,
+    /// Label volumes in mL (1 mm voxels): NETC, SNFH, ET.
+    volumes_ml: [f64; 3],
+    totals: ClassTotals,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let naming = match args.naming {
+        NamingArg::Brats2021 => Naming::Brats2021,
+        NamingArg::Brats2023 => Naming::Brats2023,
+    };
+    anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
+    let dir = args.anatomy.clone().unwrap_or_else(Anatomy::default_dir);
+    let started = Instant::now();
+    let anatomy = Anatomy::load(&dir).with_context(|| {
+        format!(
+            "loading the anatomy from {} (point --anatomy at a folder holding the SRI24 files)",
+            dir.display()
+        )
+    })?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the worker threads")?;
+    let bar = ProgressBar::new(args.cases);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40.cyan/blue}] {pos}/{len} cases ({per_sec}, eta {eta})",
+        )
+        .context("progress bar template")?
+        .progress_chars("=> "),
+    );
+    let indices: Vec<u64> = (args.start..args.start + args.cases).collect();
+    let summaries: Vec<Summary> = pool.install(|| {
+        indices
+            .par_iter()
+            .map(|&i| -> anyhow::Result<Summary> {
+                let case = generate(&anatomy, case_seed(args.seed, i));
+                let id = case_id(i, naming);
+                case.write(anatomy.header(), &args.out.join(&id), &id, naming)?;
+                let n = case.label_counts();
+                bar.inc(1);
+                Ok(Summary {
+                    id,
+                    volumes_ml: [label::NETC, label::SNFH, label::ET]
+                        .map(|l| n[l as usize] as f64 / 1000.0),
+                    totals: case.class_totals(),
+                    plan: case.plan,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    bar.finish_and_clear();
+
+    println!(
+        "{:<20} {:<18} {:>5} {:>9} {:>9} {:>9} {:>9}",
+        "case", "kind", "foci", "NETC mL", "SNFH mL", "ET mL", "WT mL"
+    );
+    for s in &summaries {
+        let [netc, snfh, et] = s.volumes_ml;
+        println!(
+            "{:<20} {:<18} {:>5} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            s.id,
+            s.plan.kind.name(),
+            s.plan.foci.len(),
+            netc,
+            snfh,
+            et,
+            netc + snfh + et
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "\nwrote {} cases to {} ({} names) in {secs:.1} s on {threads} thread{}",
+        summaries.len(),
+        args.out.display(),
+        match naming {
+            Naming::Brats2021 => "BraTS 2021",
+            Naming::Brats2023 => "BraTS 2023",
+        },
+        if threads == 1 { "" } else { "s" }
+    );
+    if args.stats {
+        print_stats(&summaries);
+    }
+    if let Some(png) = &args.preview {
+        let png = png.clone().unwrap_or_else(|| args.out.join("preview.png"));
+        let first = &summaries[0].id;
+        let slice = crate::render::render_case(&args.out.join(first), Some(first), None, &png)?;
+        println!(
+            "preview of {first} (axial slice {slice}): {}",
+            png.display()
+        );
+    }
+    Ok(())
+}
+
+/// Prints the per-class mean intensity relative to WM (Markdown table), averaged over cases.
+fn print_stats(summaries: &[Summary]) {
+    println!(
+        "\nMean intensity per class relative to WM of the same case and modality, averaged over \
+         {} cases (cases with the class / total in the last row):\n",
+        summaries.len()
+    );
+    let header: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+    println!("| modality | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(Class::ALL.len()));
+    for m in Modality::ALL {
+        let cells: Vec<String> = Class::ALL
+            .iter()
+            .map(|&c| {
+                let v: Vec<f64> = summaries
+                    .iter()
+                    .filter_map(|s| s.totals.relative(m, c))
+                    .collect();
+                if v.is_empty() {
+                    "–".to_string()
+                } else {
+                    let mean = v.iter().sum::<f64>() / v.len() as f64;
+                    let sd =
+                        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+                    format!("{mean:.2} ± {sd:.2}")
+                }
+            })
+            .collect();
+        println!("| {} | {} |", m.name(), cells.join(" | "));
+    }
+    let present: Vec<String> = Class::ALL
+        .iter()
+        .map(|&c| {
+            let n = summaries
+                .iter()
+                .filter(|s| s.totals.count[c.index()] > 0)
+                .count();
+            format!("{n}/{}", summaries.len())
+        })
+        .collect();
+    println!("| cases | {} |", present.join(" | "));
+    let raw: Vec<String> = Modality::ALL
+        .iter()
+        .map(|&m| {
+            let v: Vec<f64> = summaries
+                .iter()
+                .filter_map(|s| s.totals.mean(m, Class::Wm))
+                .collect();
+            format!(
+                "{} {:.0}",
+                m.name(),
+                v.iter().sum::<f64>() / v.len().max(1) as f64
+            )
+        })
+        .collect();
+    println!("\nMean raw WM intensity: {}", raw.join(", "));
+}

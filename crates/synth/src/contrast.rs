@@ -1,0 +1,190 @@
+//! The contrast model: the mean signal of every tissue and lesion class in every modality.
+//!
+//! Values are relative to white matter in the same modality (WM = 1). They come from three
+//! sources, in this order of weight:
+//! - **T1**: the SRI24 atlas itself, whose class means are CSF 282, GM 492, WM 705, i.e.
+//!   0.40 : 0.70 : 1.
+//! - **T2**: the SPM `avg152T2` template sampled in the ICBM152 tissue maps gives CSF : GM : WM
+//!   ≈ 2.2–2.4 : 1.3 : 1 (and T1 0.57 : 0.74 : 1) on a blurry 2 mm average, which pulls CSF
+//!   towards the tissues by partial volume; single subjects at 1 mm show CSF nearer 2.5–3 × WM,
+//!   hence 2.6 : 1.35 : 1.
+//! - **FLAIR** (no template available): CSF nulled by the inversion pulse but not to zero
+//!   (0.30), GM above WM (1.20) as on clinical 3 T FLAIR; **T1Gd**: the T1 values with a small
+//!   vascular rise of GM and CSF, plus enhancing vessels in the sulci (1.5) and choroid plexus
+//!   in the ventricles (1.45).
+//!
+//! Lesion classes follow the radiology of adult diffuse gliomas:
+//! - **NETC** (necrosis): fluid-like, dark on T1 and T1Gd (0.42, 0.44, between CSF and GM),
+//!   bright on T2 (2.3, below free CSF), intermediate on FLAIR (1.05, proteinaceous fluid is
+//!   not nulled). In cases without enhancement NETC is solid non-enhancing tumour instead:
+//!   mildly dark on T1 (0.60), bright on T2 (1.95) and FLAIR (1.60) — see
+//!   [`NON_ENHANCING_CORE`].
+//! - **SNFH** (edema): slightly dark on T1 (0.72 ≈ GM), bright on T2 (2.0) and the brightest
+//!   class on FLAIR (1.80), mixed with the underlying tissue because edema infiltrates it.
+//! - **ET** (enhancing tumour): iso to edema on T1 (0.75), bright on T1Gd only (1.80, the
+//!   brightest class there), on T2 and FLAIR close to edema (1.70, 1.50) so it cannot be told
+//!   from edema without T1Gd — the property that makes a missing T1Gd cost ET Dice as it does
+//!   on real data.
+//!
+//! Each case multiplies every non-WM entry by its own factor in `1 ± JITTER` (scanner and
+//! protocol variation). The orderings the tests check hold for every jitter draw: the closest
+//! pair, FLAIR GM vs WM, stays at ≥ 1.20 × 0.94 = 1.13.
+
+use adamm_volume::brats::Modality;
+
+use crate::rng::Rand;
+
+/// The classes of the contrast table, in column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Cerebrospinal fluid.
+    Csf,
+    /// Grey matter.
+    Gm,
+    /// White matter.
+    Wm,
+    /// Necrotic / non-enhancing tumour core (label 1).
+    Netc,
+    /// Surrounding non-enhancing FLAIR hyperintensity, edema (label 2).
+    Snfh,
+    /// Enhancing tumour (label 3).
+    Et,
+}
+
+impl Class {
+    /// All classes in table order.
+    pub const ALL: [Class; 6] = [
+        Class::Csf,
+        Class::Gm,
+        Class::Wm,
+        Class::Netc,
+        Class::Snfh,
+        Class::Et,
+    ];
+
+    /// Column in [`CONTRAST`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Csf => "CSF",
+            Class::Gm => "GM",
+            Class::Wm => "WM",
+            Class::Netc => "NETC",
+            Class::Snfh => "SNFH",
+            Class::Et => "ET",
+        }
+    }
+}
+
+/// Mean signal relative to WM: rows in [`Modality::ALL`] order (T1, T1Gd, T2, FLAIR), columns
+/// in [`Class::ALL`] order (CSF, GM, WM, NETC, SNFH, ET).
+pub const CONTRAST: [[f32; 6]; 4] = [
+    [0.40, 0.70, 1.00, 0.42, 0.72, 0.75],
+    [0.42, 0.72, 1.00, 0.44, 0.75, 1.80],
+    [2.60, 1.35, 1.00, 2.30, 2.00, 1.70],
+    [0.30, 1.20, 1.00, 1.05, 1.80, 1.50],
+];
+
+/// The NETC column for cases without enhancement (solid non-enhancing tumour), per modality.
+pub const NON_ENHANCING_CORE: [f32; 4] = [0.60, 0.62, 1.95, 1.60];
+
+/// T1Gd signal of enhancing sulcal vessels (relative to WM).
+pub const VESSEL_T1GD: f32 = 1.50;
+/// T1Gd signal of the enhancing choroid plexus (relative to WM).
+pub const CHOROID_T1GD: f32 = 1.45;
+
+/// Half-width of the per-case multiplicative jitter of each table entry (±6 %).
+pub const JITTER: f64 = 0.06;
+
+/// Texture amplitude inside each lesion class (relative modulation by smooth noise):
+/// necrosis is the most heterogeneous, edema the least.
+pub const LESION_TEXTURE: [f32; 3] = [0.15, 0.06, 0.12];
+
+/// Gain of the atlas T1 texture (units of the GM→WM contrast of each modality).
+pub const TEXTURE_GAIN: f32 = 0.5;
+
+/// One case's contrast table after jitter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseContrast {
+    /// `[modality][class]` means relative to WM.
+    pub table: [[f32; 6]; 4],
+    /// T1Gd of vessels and choroid plexus.
+    pub vessel: f32,
+    /// T1Gd of choroid plexus.
+    pub choroid: f32,
+}
+
+impl CaseContrast {
+    /// Draws a jittered table; `enhancing` false swaps NETC for non-enhancing solid tumour.
+    pub(crate) fn draw(rng: &mut Rand, enhancing: bool) -> CaseContrast {
+        let mut table = CONTRAST;
+        for m in Modality::ALL {
+            if !enhancing {
+                table[m.index()][Class::Netc.index()] = NON_ENHANCING_CORE[m.index()];
+            }
+            for c in Class::ALL {
+                if c != Class::Wm {
+                    table[m.index()][c.index()] *= rng.range(1.0 - JITTER, 1.0 + JITTER) as f32;
+                }
+            }
+        }
+        CaseContrast {
+            table,
+            vessel: VESSEL_T1GD * rng.range(1.0 - JITTER, 1.0 + JITTER) as f32,
+            choroid: CHOROID_T1GD * rng.range(1.0 - JITTER, 1.0 + JITTER) as f32,
+        }
+    }
+
+    /// Mean of `class` in `modality`.
+    pub fn get(&self, modality: Modality, class: Class) -> f32 {
+        self.table[modality.index()][class.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The orderings the generated images must show hold in the table itself, with margin.
+    #[test]
+    fn table_orderings() {
+        let t = |m: Modality, c: Class| CONTRAST[m.index()][c.index()];
+        use Class::*;
+        use Modality::*;
+        assert!(t(T1, Wm) > t(T1, Gm) && t(T1, Gm) > t(T1, Csf));
+        assert!(t(T2, Csf) > t(T2, Gm) && t(T2, Gm) > t(T2, Wm));
+        assert!(t(Flair, Gm) > t(Flair, Wm) && t(Flair, Wm) > t(Flair, Csf));
+        assert!(t(T1Gd, Et) > VESSEL_T1GD && t(T1Gd, Et) > 1.5 * t(T1Gd, Wm));
+        for m in [T1, T2, Flair] {
+            // Without contrast, ET is within 20 % of edema: not separable.
+            assert!((t(m, Et) / t(m, Snfh) - 1.0).abs() < 0.2, "{m}");
+        }
+        assert!(t(Flair, Snfh) > t(Flair, Gm) * 1.3);
+        assert!(t(T1, Netc) < t(T1, Gm) && t(T2, Netc) > t(T2, Gm));
+        // Jitter cannot flip the tightest pair.
+        let worst = t(Flair, Gm) * (1.0 - JITTER as f32);
+        assert!(worst > 1.1);
+    }
+
+    #[test]
+    fn jitter_keeps_wm_at_one_and_stays_bounded() {
+        let mut rng = Rand::new(5);
+        for _ in 0..50 {
+            let c = CaseContrast::draw(&mut rng, true);
+            for m in Modality::ALL {
+                assert_eq!(c.get(m, Class::Wm), 1.0);
+                for cl in Class::ALL {
+                    let r = c.get(m, cl) / CONTRAST[m.index()][cl.index()];
+                    assert!((r - 1.0).abs() <= JITTER as f32 + 1e-6);
+                }
+            }
+            let lgg = CaseContrast::draw(&mut rng, false);
+            let r = lgg.get(Modality::Flair, Class::Netc) / NON_ENHANCING_CORE[3];
+            assert!((r - 1.0).abs() <= JITTER as f32 + 1e-6);
+        }
+    }
+}

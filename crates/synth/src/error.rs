@@ -1,0 +1,58 @@
+//! The error type of the synthetic-case generator.
+
+use std::path::PathBuf;
+
+use adamm_volume::brats::CaseError;
+use adamm_volume::VolumeError;
+
+/// What can go wrong loading the anatomy or writing a case.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// An anatomy file could not be read.
+    #[error("anatomy file {file}: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: VolumeError,
+    },
+    /// The atlas T1 and the tissue map are not on one grid.
+    #[error("the anatomy T1 and tissue map are not on one grid: {0}")]
+    Grid(#[source] CaseError),
+    /// The tissue map holds a value other than 0 (background), 1 (CSF), 2 (GM), 3 (WM).
+    #[error("{file}: tissue value {value} at voxel {voxel}; expected 0 background, 1 CSF, 2 grey matter, 3 white matter")]
+    BadTissue {
+        /// The tissue map.
+        file: PathBuf,
+        /// The unexpected value.
+        value: f32,
+        /// Its voxel index.
+        voxel: usize,
+    },
+    /// A tissue class is missing (or too small to use) in the tissue map.
+    #[error("{file}: the tissue map has only {voxels} {class} voxels; it does not look like a brain tissue map")]
+    MissingTissue {
+        /// The tissue map.
+        file: PathBuf,
+        /// The class name.
+        class: &'static str,
+        /// How many voxels it has.
+        voxels: usize,
+    },
+    /// A case file could not be written.
+    #[error("writing {file}: {source}")]
+    Write {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: VolumeError,
+    },
+    /// An output folder could not be created.
+    #[error("creating {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,392 @@
+//! One synthetic case from a seed: deformation, tumour, contrasts, acquisition effects.
+
+use std::path::{Path, PathBuf};
+
+use adamm_volume::brats::{label, Modality, Naming};
+use adamm_volume::nifti_io::write_path;
+use adamm_volume::Header;
+
+use crate::anatomy::Anatomy;
+use crate::contrast::{CaseContrast, Class, LESION_TEXTURE, TEXTURE_GAIN};
+use crate::deform::{warp, Deformation, WarpedAnatomy};
+use crate::error::SynthError;
+use crate::field::{gaussian_blur, Fractal};
+use crate::rng::{hashed_normal_pair, splitmix64, Rand};
+use crate::tumour::{grow, place, Lesion, TumourPlan};
+
+/// Range of the WM signal level (stored units): raw BraTS intensities differ by scanner and
+/// protocol over about this range.
+pub const SCALE_RANGE: (f64, f64) = (300.0, 1500.0);
+/// Range of the Rician noise σ relative to the WM level (SNR 25–65 in white matter).
+pub const NOISE_RANGE: (f64, f64) = (0.015, 0.04);
+/// Range of the Gaussian blur σ in voxels (point-spread function and interpolation).
+pub const BLUR_RANGE: (f64, f64) = (0.35, 0.75);
+/// Standard deviation of the linear and quadratic coefficients of the log bias field
+/// (coordinates normalised to [-1, 1] over the head): about ±15 % across the brain.
+pub const BIAS_SD: (f64, f64) = (0.06, 0.04);
+/// Fraction of sulcal CSF voxels that show an enhancing vessel on T1Gd.
+pub const VESSEL_FRACTION: f64 = 0.04;
+/// Fraction of ventricular CSF that shows enhancing choroid plexus on T1Gd.
+pub const CHOROID_FRACTION: f64 = 0.20;
+
+/// Key that separates the generation stream from the plan stream of the same seed.
+const GENERATION_STREAM: u64 = 0x6765_6E65_7261_7465;
+
+/// A generated case: four images, labels and the tissue map, all on the anatomy's full grid
+/// (x fastest, see `adamm_volume::geometry`).
+#[derive(Debug, Clone)]
+pub struct SynthCase {
+    /// The case seed.
+    pub seed: u64,
+    /// The tumour plan it was drawn from.
+    pub plan: TumourPlan,
+    /// The contrast table (relative to WM) after this case's jitter.
+    pub contrast: CaseContrast,
+    /// Grid dimensions.
+    pub dims: [usize; 3],
+    /// T1, T1Gd, T2, FLAIR (in [`Modality::ALL`] order): 0 outside the brain, ≥ 1 inside.
+    pub images: [Vec<i16>; 4],
+    /// Internal labels: 0 background, NETC = 1, SNFH = 2, ET = 3.
+    pub labels: Vec<u8>,
+    /// The deformed tissue map: 0 outside the brain, 1 CSF, 2 GM, 3 WM (largest fraction),
+    /// under the tumour too.
+    pub tissue: Vec<u8>,
+}
+
+/// Per-modality acquisition parameters.
+struct Acquisition {
+    /// Stored value of WM signal 1.0.
+    scale: f32,
+    /// Rician σ, stored units.
+    noise: f32,
+    /// Blur σ, voxels.
+    blur: f64,
+    /// Log bias coefficients: x, y, z, x², y², z², xy, xz, yz.
+    bias: [f64; 9],
+    /// Key of the voxel noise stream.
+    noise_key: u64,
+}
+
+impl Acquisition {
+    fn draw(rng: &mut Rand) -> Acquisition {
+        let scale = rng.log_range(SCALE_RANGE.0, SCALE_RANGE.1);
+        let noise = scale * rng.range(NOISE_RANGE.0, NOISE_RANGE.1);
+        let blur = rng.range(BLUR_RANGE.0, BLUR_RANGE.1);
+        let mut bias = [0.0; 9];
+        for (n, b) in bias.iter_mut().enumerate() {
+            *b = rng.normal() * if n < 3 { BIAS_SD.0 } else { BIAS_SD.1 };
+        }
+        Acquisition {
+            scale: scale as f32,
+            noise: noise as f32,
+            blur,
+            bias,
+            noise_key: rng.bits(),
+        }
+    }
+
+    /// Multiplicative bias at normalised coordinates `u` (each in about [-1, 1]).
+    fn bias_at(&self, u: [f64; 3]) -> f32 {
+        let c = &self.bias;
+        let log = c[0] * u[0]
+            + c[1] * u[1]
+            + c[2] * u[2]
+            + c[3] * u[0] * u[0]
+            + c[4] * u[1] * u[1]
+            + c[5] * u[2] * u[2]
+            + c[6] * u[0] * u[1]
+            + c[7] * u[0] * u[2]
+            + c[8] * u[1] * u[2];
+        log.exp() as f32
+    }
+}
+
+/// The T1Gd-only enhancement of vessels and choroid plexus: per work voxel, the fraction of
+/// the voxel's CSF that enhances as a vessel and as choroid plexus.
+fn enhancement_maps(anat: &WarpedAnatomy, rng: &mut Rand) -> (Vec<f32>, Vec<f32>) {
+    let region = anat.region;
+    let size = region.dims.map(|d| d as f64);
+    let vessels = Fractal::new(rng, [0.0; 3], size, 4.0, 2);
+    let choroid = Fractal::new(rng, [0.0; 3], size, 6.0, 2);
+    let threshold = |noise: &Fractal, rng: &mut Rand, q: f64| {
+        let mut v: Vec<f32> = (0..4000)
+            .map(|_| noise.at([0, 1, 2].map(|a| rng.range(0.0, size[a]))))
+            .collect();
+        v.sort_by(f32::total_cmp);
+        v[((q * v.len() as f64) as usize).min(v.len() - 1)]
+    };
+    let tv = threshold(&vessels, rng, 1.0 - VESSEL_FRACTION);
+    let tc = threshold(&choroid, rng, 1.0 - CHOROID_FRACTION);
+    let n = region.len();
+    let mut v = vec![0f32; n];
+    let mut c = vec![0f32; n];
+    // A soft edge 0.05 wide in noise units keeps the vessels from looking pixelated.
+    let soft = |x: f32, t: f32| ((x - t) / 0.05).clamp(0.0, 1.0);
+    for k in 0..region.dims[2] {
+        for j in 0..region.dims[1] {
+            for i in 0..region.dims[0] {
+                let idx = region.local(i, j, k);
+                if anat.frac[0][idx] < 0.05 {
+                    continue;
+                }
+                let p = [i as f64, j as f64, k as f64];
+                if anat.ventricle[idx] > 0.05 {
+                    c[idx] = anat.ventricle[idx] * soft(choroid.at(p), tc);
+                } else {
+                    v[idx] = soft(vessels.at(p), tv);
+                }
+            }
+        }
+    }
+    (v, c)
+}
+
+/// Noise-free signal of one modality on the work region (relative to WM = 1).
+fn signal(
+    m: Modality,
+    anat: &WarpedAnatomy,
+    lesion: &Lesion,
+    contrast: &CaseContrast,
+    enhancement: Option<&(Vec<f32>, Vec<f32>)>,
+) -> Vec<f32> {
+    let region = anat.region;
+    let mu = |c: Class| contrast.get(m, c);
+    let (csf, gm, wm) = (mu(Class::Csf), mu(Class::Gm), mu(Class::Wm));
+    let texture_unit = TEXTURE_GAIN * (wm - gm);
+    let mut s = vec![0f32; region.len()];
+    for (idx, out) in s.iter_mut().enumerate() {
+        let f = [anat.frac[0][idx], anat.frac[1][idx], anat.frac[2][idx]];
+        let sum = f[0] + f[1] + f[2];
+        if sum < 1e-3 {
+            continue;
+        }
+        let mut v = f[0] * csf + f[1] * gm + f[2] * wm + texture_unit * anat.texture[idx] * sum;
+        if let Some((vessel, choroid)) = enhancement {
+            v += f[0] * vessel[idx] * (contrast.vessel - csf)
+                + f[0] * choroid[idx] * (contrast.choroid - csf);
+        }
+        *out = v;
+    }
+    // Lesion classes, inside the lesion box only.
+    let lr = lesion.region;
+    for k in 0..lr.dims[2] {
+        for j in 0..lr.dims[1] {
+            for i in 0..lr.dims[0] {
+                let idx = region.local(lr.lo[0] + i, lr.lo[1] + j, lr.lo[2] + k);
+                let l = lesion.labels[idx];
+                if l == label::BACKGROUND {
+                    continue;
+                }
+                let r = lr.local(i, j, k);
+                let sum = anat.tissue_sum(idx).min(1.0);
+                let tex = lesion.texture[r];
+                s[idx] = match l {
+                    label::NETC => mu(Class::Netc) * (1.0 + LESION_TEXTURE[0] * tex) * sum,
+                    label::ET => mu(Class::Et) * (1.0 + LESION_TEXTURE[2] * tex) * sum,
+                    _ => {
+                        let w = lesion.edema_weight[r];
+                        (1.0 - w) * s[idx]
+                            + w * mu(Class::Snfh) * (1.0 + LESION_TEXTURE[1] * tex) * sum
+                    }
+                };
+            }
+        }
+    }
+    s
+}
+
+/// Generates the case with seed `seed` (see [`crate::case_seed`] for runs of many cases).
+///
+/// Deterministic: the same anatomy and seed give the same voxels, on any thread.
+pub fn generate(anatomy: &Anatomy, seed: u64) -> SynthCase {
+    let plan = TumourPlan::draw(seed);
+    let mut rng = Rand::new(splitmix64(seed ^ GENERATION_STREAM));
+    let work = anatomy.work_region();
+    let deform = Deformation::draw(&mut rng, anatomy);
+    let foci = place(&plan, anatomy, &deform, &work, &mut rng);
+    let anat = warp(anatomy, &deform, &foci, work);
+    let lesion = grow(&plan, &foci, &anat, &mut rng);
+    let contrast = CaseContrast::draw(&mut rng, plan.has_enhancement());
+    let enhancement = enhancement_maps(&anat, &mut rng);
+    let acquisitions = Modality::ALL.map(|_| Acquisition::draw(&mut rng));
+
+    let dims = anatomy.dims();
+    let full = dims[0] * dims[1] * dims[2];
+    let full_index = |i: usize, j: usize, k: usize| {
+        (work.lo[0] + i) + dims[0] * ((work.lo[1] + j) + dims[1] * (work.lo[2] + k))
+    };
+    let half = work.dims.map(|d| 0.5 * (d as f64 - 1.0).max(1.0));
+
+    let images = Modality::ALL.map(|m| {
+        let acq = &acquisitions[m.index()];
+        let enh = (m == Modality::T1Gd).then_some(&enhancement);
+        let mut s = signal(m, &anat, &lesion, &contrast, enh);
+        gaussian_blur(&mut s, work.dims, acq.blur);
+        let mut out = vec![0i16; full];
+        for k in 0..work.dims[2] {
+            for j in 0..work.dims[1] {
+                for i in 0..work.dims[0] {
+                    let idx = work.local(i, j, k);
+                    if !anat.mask[idx] {
+                        continue;
+                    }
+                    let u = [
+                        i as f64 / half[0] - 1.0,
+                        j as f64 / half[1] - 1.0,
+                        k as f64 / half[2] - 1.0,
+                    ];
+                    let clean = s[idx] * acq.bias_at(u) * acq.scale;
+                    let g = full_index(i, j, k);
+                    let (n1, n2) = hashed_normal_pair(acq.noise_key, g as u64);
+                    let re = clean + acq.noise * n1;
+                    let im = acq.noise * n2;
+                    let v = (re * re + im * im).sqrt().round();
+                    out[g] = v.clamp(1.0, i16::MAX as f32) as i16;
+                }
+            }
+        }
+        out
+    });
+
+    let mut labels = vec![label::BACKGROUND; full];
+    let mut tissue = vec![0u8; full];
+    for k in 0..work.dims[2] {
+        for j in 0..work.dims[1] {
+            for i in 0..work.dims[0] {
+                let idx = work.local(i, j, k);
+                if !anat.mask[idx] {
+                    continue;
+                }
+                let g = full_index(i, j, k);
+                labels[g] = lesion.labels[idx];
+                let f = [anat.frac[0][idx], anat.frac[1][idx], anat.frac[2][idx]];
+                tissue[g] = if f[2] >= f[1] && f[2] >= f[0] {
+                    3
+                } else if f[1] >= f[0] {
+                    2
+                } else {
+                    1
+                };
+            }
+        }
+    }
+    SynthCase {
+        seed,
+        plan,
+        contrast,
+        dims,
+        images,
+        labels,
+        tissue,
+    }
+}
+
+/// The case id of case number `index` in a naming scheme: `SYN-GLI-00007-000` (2023 style)
+/// or `SynGLI_00007` (2021 style).
+pub fn case_id(index: u64, naming: Naming) -> String {
+    match naming {
+        Naming::Brats2023 => format!("SYN-GLI-{index:05}-000"),
+        Naming::Brats2021 => format!("SynGLI_{index:05}"),
+    }
+}
+
+/// Sum and count of intensities per modality and class, to average over voxels or cases.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClassTotals {
+    /// `[modality][class]` sum of stored intensities.
+    pub sum: [[f64; 6]; 4],
+    /// `[class]` number of voxels.
+    pub count: [usize; 6],
+}
+
+impl ClassTotals {
+    /// Mean stored intensity of `class` in modality `m`, `None` when the class is absent.
+    pub fn mean(&self, m: Modality, class: Class) -> Option<f64> {
+        let n = self.count[class.index()];
+        (n > 0).then(|| self.sum[m.index()][class.index()] / n as f64)
+    }
+
+    /// Mean of `class` in `m` divided by the mean of white matter in `m`.
+    pub fn relative(&self, m: Modality, class: Class) -> Option<f64> {
+        Some(self.mean(m, class)? / self.mean(m, Class::Wm)?)
+    }
+}
+
+impl SynthCase {
+    /// The class of every brain voxel: its tumour label where it has one, else its tissue.
+    pub fn class_at(&self, voxel: usize) -> Option<Class> {
+        match (self.labels[voxel], self.tissue[voxel]) {
+            (label::NETC, _) => Some(Class::Netc),
+            (label::SNFH, _) => Some(Class::Snfh),
+            (label::ET, _) => Some(Class::Et),
+            (_, 1) => Some(Class::Csf),
+            (_, 2) => Some(Class::Gm),
+            (_, 3) => Some(Class::Wm),
+            _ => None,
+        }
+    }
+
+    /// Intensity totals per modality and class (tumour-free tissue by the deformed tissue map).
+    pub fn class_totals(&self) -> ClassTotals {
+        let mut t = ClassTotals::default();
+        for v in 0..self.labels.len() {
+            if let Some(c) = self.class_at(v) {
+                t.count[c.index()] += 1;
+                for m in Modality::ALL {
+                    t.sum[m.index()][c.index()] += self.images[m.index()][v] as f64;
+                }
+            }
+        }
+        t
+    }
+
+    /// Number of voxels with each internal label 0..=3.
+    pub fn label_counts(&self) -> [usize; 4] {
+        let mut n = [0usize; 4];
+        for &l in &self.labels {
+            n[(l as usize).min(3)] += 1;
+        }
+        n
+    }
+
+    /// Writes the case as `<dir>/<id><suffix>.nii.gz`: the four images as int16 and the
+    /// segmentation as uint8 in `naming`'s label convention, all in `header`'s grid (qform,
+    /// sform and pixdim copied). Creates `dir`. Returns the paths written (images in
+    /// [`Modality::ALL`] order, then the segmentation).
+    pub fn write(
+        &self,
+        header: &Header,
+        dir: &Path,
+        id: &str,
+        naming: Naming,
+    ) -> Result<Vec<PathBuf>, SynthError> {
+        std::fs::create_dir_all(dir).map_err(|source| SynthError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut written = Vec::with_capacity(5);
+        for m in Modality::ALL {
+            let file = dir.join(format!("{id}{}.nii.gz", m.suffix(naming)));
+            write_path(&file, header, &self.images[m.index()]).map_err(|source| {
+                SynthError::Write {
+                    file: file.clone(),
+                    source,
+                }
+            })?;
+            written.push(file);
+        }
+        let convention = naming.labels();
+        let seg: Vec<u8> = self
+            .labels
+            .iter()
+            .map(|&l| convention.file_value(l))
+            .collect();
+        let file = dir.join(format!("{id}{}.nii.gz", naming.seg_suffix()));
+        write_path(&file, header, &seg).map_err(|source| SynthError::Write {
+            file: file.clone(),
+            source,
+        })?;
+        written.push(file);
+        Ok(written)
+    }
+}
