@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use adamm_volume::brats::{
-    classify_file_name, discover_cases, label, load_case, LoadedCase, Modality,
+    classify_file_name, discover_cases, load_case, LoadedCase, Modality, LABEL_COLOURS,
 };
 use anyhow::{bail, Context};
 
@@ -190,13 +190,6 @@ fn glyph(c: char) -> [u8; 7] {
         _ => [0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F],
     }
 }
-
-/// Overlay colours of NETC, SNFH and ET (the usual BraTS red / green / yellow).
-pub const LABEL_COLOURS: [(u8, &str, [u8; 3]); 3] = [
-    (label::NETC, "NETC", [230, 40, 40]),
-    (label::SNFH, "SNFH", [40, 200, 60]),
-    (label::ET, "ET", [250, 220, 0]),
-];
 
 const BACKGROUND: [u8; 3] = [16, 16, 20];
 const TEXT: [u8; 3] = [235, 235, 235];

@@ -247,6 +247,14 @@ pub mod label {
     pub const ET: u8 = 3;
 }
 
+/// Display name and colour (sRGB) of each tumour label, in the paper's colours: NETC yellow,
+/// SNFH (edema) green, ET red. Every overlay (CLI montages, the app) uses these.
+pub const LABEL_COLOURS: [(u8, &str, [u8; 3]); 3] = [
+    (label::NETC, "NETC", [250, 220, 0]),
+    (label::SNFH, "SNFH", [40, 200, 60]),
+    (label::ET, "ET", [230, 40, 40]),
+];
+
 /// The label values a segmentation file uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelConvention {
