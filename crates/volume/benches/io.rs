@@ -8,7 +8,8 @@ use adamm_volume::read_bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn brats_size_file() -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/anatomy/sri24_t1_stripped.nii.gz");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/anatomy/sri24_t1_stripped.nii.gz");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -28,8 +29,11 @@ fn preprocess_case(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("four_modalities_240x240x155", |b| {
         b.iter(|| {
-            preprocess([Some(&v), Some(&v), Some(&v), Some(&v)], PreprocessOptions::default())
-                .expect("valid")
+            preprocess(
+                [Some(&v), Some(&v), Some(&v), Some(&v)],
+                PreprocessOptions::default(),
+            )
+            .expect("valid")
         })
     });
     group.finish();
