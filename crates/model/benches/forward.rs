@@ -1,0 +1,69 @@
+//! Forward pass of the light and paper students on one 128³ window, on each CPU backend
+//! Burn 0.22 offers here (flex, ndarray), with all four modalities and with a partial
+//! combination. Run with `cargo bench -p adamm-model --bench forward [-- filter]`.
+
+use std::time::Duration;
+
+use adamm_model::burn::module::Module;
+use adamm_model::burn::tensor::{Device, Tensor, TensorData};
+use adamm_model::{AdammConfig, Student};
+use adamm_volume::brats::Availability;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+const SIDE: usize = 128;
+
+fn input(device: &Device) -> Tensor<5> {
+    let n = 4 * SIDE * SIDE * SIDE;
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let data: Vec<f32> = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(data, [1, 4, SIDE, SIDE, SIDE]), device)
+}
+
+#[allow(deprecated)] // ndarray is deprecated in Burn 0.22 but still a CPU backend here
+fn backends() -> Vec<(&'static str, Device)> {
+    vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
+}
+
+fn forward(c: &mut Criterion) {
+    let mut group = c.benchmark_group("forward_128");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(20));
+    for (preset, config) in [
+        ("light", AdammConfig::light()),
+        ("paper", AdammConfig::paper()),
+    ] {
+        for (backend, device) in backends() {
+            let student: Student = match config.init_student(&device) {
+                Ok(s) => s.valid(),
+                Err(e) => panic!("{e}"),
+            };
+            let x = input(&device);
+            for (combo, code) in [("full", "1111"), ("partial", "1010")] {
+                let a = match Availability::parse(code) {
+                    Ok(a) => a,
+                    Err(e) => panic!("{e}"),
+                };
+                let id = BenchmarkId::new(format!("{preset}/{backend}"), combo);
+                group.bench_with_input(id, &a, |b, &a| {
+                    b.iter(|| {
+                        let out = student.forward(x.clone(), a);
+                        // Read back so lazy backends finish the work inside the timing.
+                        out.probabilities.into_data()
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, forward);
+criterion_main!(benches);

@@ -1,0 +1,150 @@
+//! The network configuration and its two presets.
+
+use burn::config::Config;
+
+use crate::error::{ModelError, Result};
+
+/// Configuration of an AdaMM network: the backbone, the adapter bank, GARM and the presence
+/// head. Teacher and student share it; the teacher simply has no adapter bank or GARM.
+///
+/// Use [`AdammConfig::paper`] (the authors' network) or [`AdammConfig::light`] (CPU and
+/// browser friendly), or build one with `AdammConfig::new()` and the `with_*` setters; call
+/// [`AdammConfig::validate`] before building by hand (the `init` functions validate too).
+#[derive(Config, Debug, PartialEq)]
+pub struct AdammConfig {
+    /// Input channels, one per modality in `Modality::ALL` order. Default: 4.
+    #[config(default = 4)]
+    pub in_channels: usize,
+    /// Output channels: NETC, SNFH, ET, background (each a sigmoid). Default: 4.
+    #[config(default = 4)]
+    pub num_classes: usize,
+    /// Channels of the first level; level `l` has `base_width · 2^l`. Default: 16 (paper).
+    #[config(default = 16)]
+    pub base_width: usize,
+    /// Number of resolution levels (the input is halved `depth − 1` times). Default: 4.
+    #[config(default = 4)]
+    pub depth: usize,
+    /// Residual blocks per encoder level, `depth` entries. Default: `[1, 2, 2, 4]` (paper).
+    #[config(default = "vec![1, 2, 2, 4]")]
+    pub blocks_per_level: Vec<usize>,
+    /// Groups of every GroupNorm; must divide `base_width`. Default: 8.
+    #[config(default = 8)]
+    pub norm_groups: usize,
+    /// Dropout probability at the bottleneck and in the adapters. Default: 0.2.
+    #[config(default = 0.2)]
+    pub dropout: f64,
+    /// Hidden width of every adapter (`C → hidden → C`). Default: 64.
+    #[config(default = 64)]
+    pub adapter_hidden: usize,
+    /// Number of graph nodes (anchors) per graph in GARM. Default: 8.
+    #[config(default = 8)]
+    pub graph_nodes: usize,
+    /// Cosine similarity above which two GARM nodes are neighbours. Default: 0.8.
+    #[config(default = 0.8)]
+    pub graph_threshold: f64,
+    /// Keep an adapter entry for the code `0000`, as the authors' bank does (it enumerates all
+    /// 16 codes but `1111`). No input can select it; it only keeps the parameter count and
+    /// weight layout equal to theirs. Default: `true` (paper); the light preset drops it.
+    #[config(default = true)]
+    pub empty_code_entry: bool,
+}
+
+impl AdammConfig {
+    /// The authors' network: base width 16, four levels, 1/2/2/4 blocks, adapter hidden
+    /// width 64, GARM with 8 nodes, 15 adapter entries (14 reachable + `0000`).
+    pub fn paper() -> AdammConfig {
+        AdammConfig::new()
+    }
+
+    /// A light network for CPU training and browser inference: base width 8 (8/16/32/64
+    /// channels), one block per level but two at the bottleneck, adapter hidden width 16,
+    /// 8 graph nodes, no `0000` entry. About 16× fewer FLOPs than the paper network; see
+    /// the crate docs for the measured speed.
+    pub fn light() -> AdammConfig {
+        AdammConfig::new()
+            .with_base_width(8)
+            .with_blocks_per_level(vec![1, 1, 1, 2])
+            .with_adapter_hidden(16)
+            .with_empty_code_entry(false)
+    }
+
+    /// A preset by name: `paper` or `light`.
+    pub fn preset(name: &str) -> Result<AdammConfig> {
+        match name {
+            "paper" => Ok(AdammConfig::paper()),
+            "light" => Ok(AdammConfig::light()),
+            other => Err(ModelError::InvalidConfig(format!(
+                "unknown preset {other:?}; the presets are \"paper\" and \"light\""
+            ))),
+        }
+    }
+
+    /// Checks that the numbers can build a network.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(ModelError::InvalidConfig(m));
+        if self.in_channels == 0 || self.num_classes < 2 {
+            return fail(format!(
+                "need at least one input channel and two classes, got {} and {}",
+                self.in_channels, self.num_classes
+            ));
+        }
+        if self.depth < 3 {
+            return fail(format!(
+                "depth must be at least 3 (the style fuses level depth−2), got {}",
+                self.depth
+            ));
+        }
+        if self.blocks_per_level.len() != self.depth {
+            return fail(format!(
+                "blocks_per_level has {} entries but depth is {}",
+                self.blocks_per_level.len(),
+                self.depth
+            ));
+        }
+        if self.blocks_per_level.contains(&0) {
+            return fail("every level needs at least one block".into());
+        }
+        if self.norm_groups == 0
+            || self.base_width == 0
+            || !self.base_width.is_multiple_of(self.norm_groups)
+        {
+            return fail(format!(
+                "norm_groups ({}) must divide base_width ({})",
+                self.norm_groups, self.base_width
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return fail(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        if self.adapter_hidden == 0 || self.graph_nodes == 0 {
+            return fail("adapter_hidden and graph_nodes must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Channels at level `l` (0 = full resolution).
+    pub fn width(&self, level: usize) -> usize {
+        self.base_width << level
+    }
+
+    /// Channels at the bottleneck (deepest level).
+    pub fn bottleneck_width(&self) -> usize {
+        self.width(self.depth - 1)
+    }
+
+    /// Channels entering the style convolution: the pooled level `depth − 2` input plus the
+    /// deepest level's input and output (320 for the paper network).
+    pub fn style_in_channels(&self) -> usize {
+        self.width(self.depth - 2) + 2 * self.bottleneck_width()
+    }
+
+    /// Every spatial size given to the network must be a multiple of this (`2^(depth−1)`).
+    pub fn size_multiple(&self) -> usize {
+        1 << (self.depth - 1)
+    }
+
+    /// Number of tumour classes the presence head predicts (all but background).
+    pub fn tumour_classes(&self) -> usize {
+        self.num_classes - 1
+    }
+}

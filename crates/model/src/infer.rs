@@ -1,0 +1,485 @@
+//! Whole-volume inference by Gaussian-weighted sliding windows, and the conversion of the
+//! class probabilities to a BraTS label map.
+//!
+//! The volume stays on the host; only one window at a time is on the device, so device
+//! memory is bounded by the window size whatever the volume. Host memory is the input
+//! channels plus one accumulator per class and one for the weights.
+
+use adamm_volume::brats::{label, Availability};
+use adamm_volume::preprocess::Preprocessed;
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::AdammConfig;
+use crate::error::{ModelError, Result};
+use crate::network::{Student, Teacher};
+
+/// Settings of the sliding-window inference.
+#[derive(Config, Debug, PartialEq)]
+pub struct SlidingWindowConfig {
+    /// Window size `[nx, ny, nz]` in voxels; each a multiple of `2^(depth−1)`.
+    /// Default: `[128, 128, 128]`.
+    #[config(default = "[128, 128, 128]")]
+    pub window: [usize; 3],
+    /// Fraction of a window shared with its neighbour along each axis, in `[0, 1)`.
+    /// Default: 0.5.
+    #[config(default = 0.5)]
+    pub overlap: f64,
+    /// Standard deviation of the Gaussian blending weight, as a fraction of the window size.
+    /// Default: 0.125.
+    #[config(default = 0.125)]
+    pub sigma_scale: f64,
+    /// Zero a window's tumour class where its presence head says the class is absent
+    /// (probability ≤ 0.5), as the authors' evaluation does. Default: `true`.
+    #[config(default = true)]
+    pub presence_gating: bool,
+}
+
+/// A network that can segment one window: teacher or student.
+pub trait SegmentationNetwork: Module {
+    /// The network's configuration.
+    fn network_config(&self) -> &AdammConfig;
+    /// Class probabilities `[1, classes, D, H, W]` and presence `[1, classes − 1]` of one
+    /// window whose absent modalities are zeroed.
+    fn segment_window(
+        &self,
+        x: Tensor<5>,
+        availability: Availability,
+    ) -> Result<(Tensor<5>, Tensor<2>)>;
+}
+
+impl SegmentationNetwork for Student {
+    fn network_config(&self) -> &AdammConfig {
+        &self.config
+    }
+    fn segment_window(
+        &self,
+        x: Tensor<5>,
+        availability: Availability,
+    ) -> Result<(Tensor<5>, Tensor<2>)> {
+        let out = self.try_forward(x, availability)?;
+        Ok((out.probabilities, out.presence))
+    }
+}
+
+impl SegmentationNetwork for Teacher {
+    fn network_config(&self) -> &AdammConfig {
+        &self.config
+    }
+    /// The teacher has no adapters: it runs the plain path whatever `availability` says
+    /// (it was trained with all four modalities).
+    fn segment_window(
+        &self,
+        x: Tensor<5>,
+        _availability: Availability,
+    ) -> Result<(Tensor<5>, Tensor<2>)> {
+        let out = self.try_forward(x)?;
+        Ok((out.probabilities, out.presence))
+    }
+}
+
+/// Progress of a segmentation: windows done out of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Windows finished.
+    pub done: usize,
+    /// Windows in all.
+    pub total: usize,
+}
+
+/// Per-class probabilities over a whole volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmentation {
+    /// `[nx, ny, nz]`, as the input.
+    pub dims: [usize; 3],
+    /// One map per class (NETC, SNFH, ET, background), x fastest.
+    pub probabilities: Vec<Vec<f32>>,
+}
+
+impl Segmentation {
+    /// The internal label map (0 background, 1 NETC, 2 SNFH, 3 ET): ET where its probability
+    /// exceeds `threshold`, else NETC where it does, else SNFH where it does, else background.
+    /// The regions derived from it (WT = any tumour class, TC = NETC ∪ ET, ET) are exactly the
+    /// thresholded channels the authors evaluate.
+    pub fn labels(&self, threshold: f32) -> Vec<u8> {
+        probabilities_to_labels(&self.probabilities, threshold)
+    }
+}
+
+/// See [`Segmentation::labels`]; `probabilities` holds NETC, SNFH, ET (and optionally
+/// background, unused) maps of equal length.
+pub fn probabilities_to_labels(probabilities: &[Vec<f32>], threshold: f32) -> Vec<u8> {
+    let n = probabilities.first().map_or(0, Vec::len);
+    let get = |c: usize, i: usize| probabilities.get(c).map_or(0.0, |p| p[i]);
+    (0..n)
+        .map(|i| {
+            if get(2, i) > threshold {
+                label::ET
+            } else if get(0, i) > threshold {
+                label::NETC
+            } else if get(1, i) > threshold {
+                label::SNFH
+            } else {
+                label::BACKGROUND
+            }
+        })
+        .collect()
+}
+
+/// Where the windows go along one axis: start positions, evenly spread from 0 to
+/// `size − window` with at most `stride` between neighbours.
+pub fn window_starts(size: usize, window: usize, overlap: f64) -> Vec<usize> {
+    if size <= window {
+        return vec![0];
+    }
+    let stride = ((window as f64 * (1.0 - overlap)).round() as usize).max(1);
+    let span = size - window;
+    let steps = span.div_ceil(stride) + 1;
+    (0..steps)
+        .map(|i| ((i as f64 * span as f64) / (steps - 1) as f64).round() as usize)
+        .collect()
+}
+
+/// The Gaussian blending weight of a window `[wx, wy, wz]` (x fastest), peak 1, zeros raised
+/// to the smallest positive value.
+pub fn gaussian_weights(window: [usize; 3], sigma_scale: f64) -> Vec<f32> {
+    let axis = |w: usize| -> Vec<f64> {
+        let c = (w as f64 - 1.0) / 2.0;
+        let s = (w as f64 * sigma_scale).max(1e-6);
+        (0..w)
+            .map(|i| (-0.5 * ((i as f64 - c) / s).powi(2)).exp())
+            .collect()
+    };
+    let (gx, gy, gz) = (axis(window[0]), axis(window[1]), axis(window[2]));
+    let mut out = Vec::with_capacity(window.iter().product());
+    for z in &gz {
+        for y in &gy {
+            for x in &gx {
+                out.push((x * y * z) as f32);
+            }
+        }
+    }
+    let min_pos = out
+        .iter()
+        .copied()
+        .filter(|&v| v > 0.0)
+        .fold(f32::INFINITY, f32::min);
+    if min_pos.is_finite() {
+        for v in &mut out {
+            if *v <= 0.0 {
+                *v = min_pos;
+            }
+        }
+    }
+    out
+}
+
+/// Sliding-window segmentation of whole volumes with a teacher or student.
+#[derive(Debug)]
+pub struct Segmenter<N: SegmentationNetwork = Student> {
+    network: N,
+    config: SlidingWindowConfig,
+    device: Device,
+    weights: Vec<f32>,
+}
+
+/// One planned window: start `[x, y, z]`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: [usize; 3],
+}
+
+/// The accumulation buffers of a running segmentation.
+struct Blend {
+    dims: [usize; 3],
+    window: [usize; 3],
+    sums: Vec<Vec<f32>>,
+    weight: Vec<f32>,
+}
+
+impl<N: SegmentationNetwork> Segmenter<N> {
+    /// A segmenter running `network` (switched to inference mode and moved to `device`).
+    pub fn new(network: N, config: SlidingWindowConfig, device: &Device) -> Result<Self> {
+        let m = network.network_config().size_multiple();
+        if config
+            .window
+            .iter()
+            .any(|&w| w == 0 || !w.is_multiple_of(m))
+        {
+            return Err(ModelError::InvalidConfig(format!(
+                "window {:?} must be positive multiples of {m}",
+                config.window
+            )));
+        }
+        if !(0.0..1.0).contains(&config.overlap) || config.sigma_scale <= 0.0 {
+            return Err(ModelError::InvalidConfig(format!(
+                "overlap must be in [0, 1) and sigma_scale positive, got {} and {}",
+                config.overlap, config.sigma_scale
+            )));
+        }
+        let device = device.clone().without_autodiff();
+        let network = network.valid().to_device(&device);
+        let weights = gaussian_weights(config.window, config.sigma_scale);
+        Ok(Segmenter {
+            network,
+            config,
+            device,
+            weights,
+        })
+    }
+
+    /// A segmenter whose single window covers a volume of `dims` (rounded up to the size
+    /// multiple): one full-volume pass.
+    pub fn full_volume(network: N, dims: [usize; 3], device: &Device) -> Result<Self> {
+        let m = network.network_config().size_multiple();
+        let window = dims.map(|d| d.max(1).div_ceil(m) * m);
+        Segmenter::new(
+            network,
+            SlidingWindowConfig::new().with_window(window),
+            device,
+        )
+    }
+
+    /// The sliding-window settings.
+    pub fn config(&self) -> &SlidingWindowConfig {
+        &self.config
+    }
+
+    /// The network.
+    pub fn network(&self) -> &N {
+        &self.network
+    }
+
+    /// How many windows a volume of `dims` takes.
+    pub fn window_count(&self, dims: [usize; 3]) -> usize {
+        self.plan(dims).len()
+    }
+
+    fn plan(&self, dims: [usize; 3]) -> Vec<Window> {
+        let [sx, sy, sz] =
+            [0, 1, 2].map(|a| window_starts(dims[a], self.config.window[a], self.config.overlap));
+        let mut out = Vec::with_capacity(sx.len() * sy.len() * sz.len());
+        for &z in &sz {
+            for &y in &sy {
+                for &x in &sx {
+                    out.push(Window { start: [x, y, z] });
+                }
+            }
+        }
+        out
+    }
+
+    fn check(
+        &self,
+        channels: &[Vec<f32>],
+        dims: [usize; 3],
+        availability: Availability,
+    ) -> Result<()> {
+        let n: usize = dims.iter().product();
+        let c = self.network.network_config().in_channels;
+        if n == 0 {
+            return Err(ModelError::InvalidInput("the volume is empty".into()));
+        }
+        if channels.len() != c || channels.iter().any(|ch| ch.len() != n) {
+            return Err(ModelError::InvalidInput(format!(
+                "expected {c} channels of {n} voxels ({dims:?})"
+            )));
+        }
+        if availability.is_empty() {
+            return Err(ModelError::InvalidInput(
+                "the availability code has no modality".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The input tensor of one window: the crop of `channels` (zero beyond the volume and for
+    /// absent modalities), `[1, C, wz, wy, wx]`.
+    fn window_input(
+        &self,
+        channels: &[Vec<f32>],
+        dims: [usize; 3],
+        availability: Availability,
+        w: Window,
+    ) -> Tensor<5> {
+        let [wx, wy, wz] = self.config.window;
+        let present = availability.present();
+        let mut data = vec![0.0f32; channels.len() * wx * wy * wz];
+        let [nx, ny, nz] = dims;
+        let [x0, y0, z0] = w.start;
+        let xs = wx.min(nx - x0);
+        for (ci, ch) in channels.iter().enumerate() {
+            if !present.get(ci).copied().unwrap_or(true) {
+                continue;
+            }
+            for z in 0..wz.min(nz - z0) {
+                for y in 0..wy.min(ny - y0) {
+                    let src = x0 + nx * ((y0 + y) + ny * (z0 + z));
+                    let dst = wx * (y + wy * (z + wz * ci));
+                    data[dst..dst + xs].copy_from_slice(&ch[src..src + xs]);
+                }
+            }
+        }
+        Tensor::from_data(
+            TensorData::new(data, [1, channels.len(), wz, wy, wx]),
+            &self.device,
+        )
+    }
+
+    /// Runs the network on one window and gates the tumour classes by presence; returns the
+    /// probabilities `[1, classes, wz, wy, wx]` still on the device.
+    fn run_window(&self, x: Tensor<5>, availability: Availability) -> Result<Tensor<5>> {
+        let (probs, presence) = self.network.segment_window(x, availability)?;
+        if !self.config.presence_gating {
+            return Ok(probs);
+        }
+        let [_, k] = presence.dims();
+        let gate = presence.greater_elem(0.5).float(); // [1, k]
+        let ones = Tensor::<2>::ones([1, 1], &self.device);
+        let gate = Tensor::cat(vec![gate, ones], 1).reshape([1, k + 1, 1, 1, 1]);
+        Ok(probs * gate)
+    }
+
+    fn new_blend(&self, dims: [usize; 3]) -> Blend {
+        let n: usize = dims.iter().product();
+        let classes = self.network.network_config().num_classes;
+        Blend {
+            dims,
+            window: self.config.window,
+            sums: vec![vec![0.0; n]; classes],
+            weight: vec![0.0; n],
+        }
+    }
+
+    /// Segments `channels` (`in_channels` maps of `dims = [nx, ny, nz]` voxels, x fastest),
+    /// reading each window back synchronously. Do not use on WebGPU in a browser (use
+    /// [`Segmenter::segment_channels_async`]).
+    pub fn segment_channels(
+        &self,
+        channels: &[Vec<f32>],
+        dims: [usize; 3],
+        availability: Availability,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<Segmentation> {
+        self.check(channels, dims, availability)?;
+        let plan = self.plan(dims);
+        let mut blend = self.new_blend(dims);
+        for (i, w) in plan.iter().enumerate() {
+            let x = self.window_input(channels, dims, availability, *w);
+            let probs = self.run_window(x, availability)?;
+            let data = probs
+                .try_into_data()
+                .map_err(|e| ModelError::Readback(e.to_string()))?;
+            blend.add(data, w.start, &self.weights)?;
+            progress(Progress {
+                done: i + 1,
+                total: plan.len(),
+            });
+        }
+        Ok(blend.finish())
+    }
+
+    /// [`Segmenter::segment_channels`] with asynchronous readback: works on every backend,
+    /// WebGPU in a browser included.
+    pub async fn segment_channels_async(
+        &self,
+        channels: &[Vec<f32>],
+        dims: [usize; 3],
+        availability: Availability,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<Segmentation> {
+        self.check(channels, dims, availability)?;
+        let plan = self.plan(dims);
+        let mut blend = self.new_blend(dims);
+        for (i, w) in plan.iter().enumerate() {
+            let x = self.window_input(channels, dims, availability, *w);
+            let probs = self.run_window(x, availability)?;
+            let data = probs
+                .into_data_async()
+                .await
+                .map_err(|e| ModelError::Readback(e.to_string()))?;
+            blend.add(data, w.start, &self.weights)?;
+            progress(Progress {
+                done: i + 1,
+                total: plan.len(),
+            });
+        }
+        Ok(blend.finish())
+    }
+
+    /// Segments a preprocessed case with the combination `availability` (modalities it marks
+    /// absent are zeroed even if the case has them).
+    pub fn segment(
+        &self,
+        case: &Preprocessed,
+        availability: Availability,
+        progress: impl FnMut(Progress),
+    ) -> Result<Segmentation> {
+        self.segment_channels(&case.channels, case.dims(), availability, progress)
+    }
+
+    /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).
+    pub async fn segment_async(
+        &self,
+        case: &Preprocessed,
+        availability: Availability,
+        progress: impl FnMut(Progress),
+    ) -> Result<Segmentation> {
+        self.segment_channels_async(&case.channels, case.dims(), availability, progress)
+            .await
+    }
+}
+
+impl Blend {
+    /// Adds one window's probabilities (`[1, classes, wz, wy, wx]`) at `start`.
+    fn add(&mut self, data: TensorData, start: [usize; 3], weights: &[f32]) -> Result<()> {
+        let data = data.convert::<f32>();
+        let values = data
+            .as_slice::<f32>()
+            .map_err(|e| ModelError::Readback(format!("{e:?}")))?;
+        let [wx, wy, wz] = self.window;
+        let [nx, ny, nz] = self.dims;
+        let [x0, y0, z0] = start;
+        let wn = wx * wy * wz;
+        if values.len() != wn * self.sums.len() {
+            return Err(ModelError::Readback(format!(
+                "a window came back with {} values, expected {}",
+                values.len(),
+                wn * self.sums.len()
+            )));
+        }
+        let xs = wx.min(nx - x0);
+        for z in 0..wz.min(nz - z0) {
+            for y in 0..wy.min(ny - y0) {
+                let src = wx * (y + wy * z);
+                let dst = x0 + nx * ((y0 + y) + ny * (z0 + z));
+                let g = &weights[src..src + xs];
+                for (acc, &gv) in self.weight[dst..dst + xs].iter_mut().zip(g) {
+                    *acc += gv;
+                }
+                for (c, sum) in self.sums.iter_mut().enumerate() {
+                    let p = &values[c * wn + src..c * wn + src + xs];
+                    for ((acc, &pv), &gv) in sum[dst..dst + xs].iter_mut().zip(p).zip(g) {
+                        *acc += pv * gv;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Segmentation {
+        for sum in &mut self.sums {
+            for (v, &w) in sum.iter_mut().zip(&self.weight) {
+                if w > 0.0 {
+                    *v /= w;
+                }
+            }
+        }
+        Segmentation {
+            dims: self.dims,
+            probabilities: self.sums,
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Sliding-window inference: tiling, Gaussian blending, async readback, label maps, and the
+//! equality with a full-volume pass.
+
+mod common;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use adamm_model::burn::module::{Module, Param};
+use adamm_model::burn::tensor::{Device, Tensor, TensorData};
+use adamm_model::infer::{gaussian_weights, window_starts};
+use adamm_model::{probabilities_to_labels, Segmenter, SlidingWindowConfig, Student};
+use adamm_volume::brats::Availability;
+use common::{max_abs_diff, noise, tiny, values};
+
+/// Polls a future to completion on this thread (the flex backend never parks).
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn channels(dims: [usize; 3], seed: u64) -> Vec<Vec<f32>> {
+    let n: usize = dims.iter().product();
+    (0..4).map(|c| noise(n, seed + c)).collect()
+}
+
+#[test]
+fn windows_cover_every_axis_with_the_requested_overlap() {
+    assert_eq!(window_starts(100, 128, 0.5), vec![0]);
+    assert_eq!(window_starts(128, 128, 0.5), vec![0]);
+    assert_eq!(window_starts(155, 128, 0.5), vec![0, 27]);
+    assert_eq!(window_starts(240, 128, 0.5), vec![0, 56, 112]);
+    assert_eq!(window_starts(240, 96, 0.0), vec![0, 72, 144]);
+    for (size, w, o) in [
+        (240, 96, 0.5),
+        (155, 64, 0.25),
+        (1000, 128, 0.75),
+        (97, 32, 0.5),
+    ] {
+        let s = window_starts(size, w, o);
+        assert_eq!(s[0], 0);
+        assert_eq!(
+            *s.last().unwrap() + w,
+            size,
+            "the last window ends at the edge"
+        );
+        let stride = (w as f64 * (1.0 - o)).round() as usize;
+        for p in s.windows(2) {
+            assert!(
+                p[1] > p[0] && p[1] - p[0] <= stride,
+                "{size} {w} {o}: {s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn gaussian_weights_peak_in_the_middle_and_stay_positive() {
+    let g = gaussian_weights([8, 6, 4], 0.125);
+    assert_eq!(g.len(), 8 * 6 * 4);
+    assert!(g.iter().all(|&v| v > 0.0 && v <= 1.0));
+    let at = |x: usize, y: usize, z: usize| g[x + 8 * (y + 6 * z)];
+    assert!(at(3, 2, 1) > at(0, 0, 0));
+    assert!(
+        (at(3, 2, 1) - at(4, 3, 2)).abs() < 1e-6,
+        "symmetric about the centre"
+    );
+    assert!(at(0, 2, 1) < at(1, 2, 1));
+}
+
+#[test]
+fn blending_equals_a_hand_computed_gaussian_average() {
+    let device = Device::flex();
+    let config = tiny();
+    let student = config.init_student(&device).unwrap();
+    let dims = [40, 24, 20];
+    let window = [24, 16, 16];
+    let cfg = SlidingWindowConfig::new()
+        .with_window(window)
+        .with_overlap(0.5)
+        .with_presence_gating(false);
+    let a = Availability::parse("1101").unwrap();
+    let ch = channels(dims, 50);
+    let seg = Segmenter::new(student.clone(), cfg, &device).unwrap();
+    let mut calls = Vec::new();
+    let out = seg
+        .segment_channels(&ch, dims, a, |p| calls.push(p))
+        .unwrap();
+    let starts: Vec<Vec<usize>> = (0..3)
+        .map(|i| window_starts(dims[i], window[i], 0.5))
+        .collect();
+    let total = starts.iter().map(Vec::len).product::<usize>();
+    assert_eq!(calls.len(), total);
+    assert_eq!(
+        calls.last().map(|p| (p.done, p.total)),
+        Some((total, total))
+    );
+
+    // Reference: run each window by hand and average with the Gaussian weights.
+    let net = student.valid();
+    let g = gaussian_weights(window, 0.125);
+    let n: usize = dims.iter().product();
+    let mut num = vec![vec![0f64; n]; 4];
+    let mut den = vec![0f64; n];
+    let [wx, wy, wz] = window;
+    for &z0 in &starts[2] {
+        for &y0 in &starts[1] {
+            for &x0 in &starts[0] {
+                let mut crop = vec![0f32; 4 * wx * wy * wz];
+                for (c, chan) in ch.iter().enumerate() {
+                    if !a.present()[c] {
+                        continue;
+                    }
+                    for z in 0..wz {
+                        for y in 0..wy {
+                            for x in 0..wx {
+                                crop[x + wx * (y + wy * (z + wz * c))] =
+                                    chan[(x0 + x) + dims[0] * ((y0 + y) + dims[1] * (z0 + z))];
+                            }
+                        }
+                    }
+                }
+                let t = Tensor::<5>::from_data(TensorData::new(crop, [1, 4, wz, wy, wx]), &device);
+                let p = values(net.forward(t, a).probabilities);
+                for z in 0..wz {
+                    for y in 0..wy {
+                        for x in 0..wx {
+                            let wi = x + wx * (y + wy * z);
+                            let vi = (x0 + x) + dims[0] * ((y0 + y) + dims[1] * (z0 + z));
+                            den[vi] += f64::from(g[wi]);
+                            for c in 0..4 {
+                                num[c][vi] += f64::from(g[wi] * p[c * wx * wy * wz + wi]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (c, (num_c, got)) in num.iter().zip(&out.probabilities).enumerate() {
+        let reference: Vec<f32> = num_c
+            .iter()
+            .zip(&den)
+            .map(|(a, b)| (a / b) as f32)
+            .collect();
+        let d = max_abs_diff(&reference, got);
+        assert!(d < 1e-5, "class {c}: {d}");
+    }
+
+    // The asynchronous path gives the same result.
+    let out_async = block_on(seg.segment_channels_async(&ch, dims, a, |_| {})).unwrap();
+    assert_eq!(out.probabilities, out_async.probabilities);
+}
+
+#[test]
+fn presence_gating_zeroes_absent_classes_only() {
+    let device = Device::flex();
+    let mut student = tiny().init_student(&device).unwrap();
+    // Force the presence head: NETC and ET present, SNFH absent, whatever the features.
+    student.presence.classify.bias = Some(Param::from_tensor(Tensor::from_floats(
+        [20.0, -20.0, 20.0],
+        &device,
+    )));
+    let dims = [16, 16, 16];
+    let ch = channels(dims, 60);
+    let a = Availability::FULL;
+    let gated = Segmenter::new(
+        student.clone(),
+        SlidingWindowConfig::new().with_window(dims),
+        &device,
+    )
+    .unwrap()
+    .segment_channels(&ch, dims, a, |_| {})
+    .unwrap();
+    let plain = Segmenter::new(
+        student.clone(),
+        SlidingWindowConfig::new()
+            .with_window(dims)
+            .with_presence_gating(false),
+        &device,
+    )
+    .unwrap()
+    .segment_channels(&ch, dims, a, |_| {})
+    .unwrap();
+    let x = Tensor::<5>::from_data(TensorData::new(ch.concat(), [1, 4, 16, 16, 16]), &device);
+    let presence = values(student.valid().forward(x, a).presence);
+    assert!(
+        presence[0] > 0.5 && presence[1] < 0.5 && presence[2] > 0.5,
+        "{presence:?}"
+    );
+    for (c, p) in presence.iter().enumerate() {
+        if *p > 0.5 {
+            assert_eq!(gated.probabilities[c], plain.probabilities[c]);
+        } else {
+            assert!(gated.probabilities[c].iter().all(|&v| v == 0.0));
+            assert!(plain.probabilities[c].iter().any(|&v| v > 0.0));
+        }
+    }
+    assert_eq!(
+        gated.probabilities[3], plain.probabilities[3],
+        "background is never gated"
+    );
+}
+
+#[test]
+fn labels_follow_the_region_hierarchy() {
+    let p = vec![
+        vec![0.9, 0.9, 0.1, 0.1, 0.2], // NETC
+        vec![0.9, 0.1, 0.9, 0.1, 0.2], // SNFH
+        vec![0.9, 0.1, 0.1, 0.1, 0.6], // ET
+        vec![0.0; 5],
+    ];
+    assert_eq!(probabilities_to_labels(&p, 0.5), vec![3, 1, 2, 0, 3]);
+    assert_eq!(probabilities_to_labels(&p, 0.95), vec![0; 5]);
+}
+
+#[test]
+fn bad_settings_and_inputs_are_refused() {
+    let device = Device::flex();
+    let student: Student = tiny().init_student(&device).unwrap();
+    let bad_window = SlidingWindowConfig::new().with_window([20, 16, 16]);
+    assert!(Segmenter::new(student.clone(), bad_window, &device).is_err());
+    let bad_overlap = SlidingWindowConfig::new().with_overlap(1.0);
+    assert!(Segmenter::new(student.clone(), bad_overlap, &device).is_err());
+    let seg = Segmenter::new(
+        student,
+        SlidingWindowConfig::new().with_window([16, 16, 16]),
+        &device,
+    )
+    .unwrap();
+    let short = vec![vec![0.0; 10]; 4];
+    assert!(seg
+        .segment_channels(&short, [4, 4, 4], Availability::FULL, |_| {})
+        .is_err());
+    let empty = Availability::from_present([false; 4]);
+    let ok = vec![vec![0.0; 64]; 4];
+    assert!(seg.segment_channels(&ok, [4, 4, 4], empty, |_| {}).is_err());
+    // A volume smaller than the window is padded, not refused.
+    let small = seg
+        .segment_channels(&ok, [4, 4, 4], Availability::FULL, |_| {})
+        .unwrap();
+    assert_eq!(small.probabilities[0].len(), 64);
+}
+
+#[test]
+fn brats_sized_volume_single_window_equals_a_full_pass() {
+    // 240×240×155 with a tiny-width network: the window covering the whole (padded) volume
+    // must reproduce one direct forward pass on the zero-padded input.
+    let device = Device::flex();
+    let config = adamm_model::AdammConfig::new()
+        .with_base_width(4)
+        .with_norm_groups(4)
+        .with_blocks_per_level(vec![1, 1, 1, 1])
+        .with_adapter_hidden(4)
+        .with_graph_nodes(2);
+    let student = config.init_student(&device).unwrap();
+    let dims = [240, 240, 155];
+    let ch = channels(dims, 70);
+    let a = Availability::parse("1011").unwrap();
+    let seg = Segmenter::full_volume(student.clone(), dims, &device).unwrap();
+    assert_eq!(seg.config().window, [240, 240, 160]);
+    assert_eq!(seg.window_count(dims), 1);
+    let out = seg.segment_channels(&ch, dims, a, |_| {}).unwrap();
+
+    // Direct pass on the padded tensor, with the same gating.
+    let (nx, ny, nz) = (240, 240, 155);
+    let mut padded = vec![0f32; 4 * nx * ny * 160];
+    for c in 0..4 {
+        if a.present()[c] {
+            let n = nx * ny * nz;
+            padded[c * nx * ny * 160..c * nx * ny * 160 + n].copy_from_slice(&ch[c]);
+        }
+    }
+    let x = Tensor::<5>::from_data(TensorData::new(padded, [1, 4, 160, ny, nx]), &device);
+    let full = student.valid().forward(x, a);
+    let presence = values(full.presence);
+    let probs = values(full.probabilities);
+    let n = nx * ny * nz;
+    let plane = nx * ny * 160;
+    for c in 0..4 {
+        let gate = if c < 3 && presence[c] <= 0.5 {
+            0.0
+        } else {
+            1.0
+        };
+        let direct: Vec<f32> = probs[c * plane..c * plane + n]
+            .iter()
+            .map(|v| v * gate)
+            .collect();
+        let d = max_abs_diff(&direct, &out.probabilities[c]);
+        assert!(d <= 1e-4, "class {c}: {d}");
+    }
+}
