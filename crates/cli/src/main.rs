@@ -5,6 +5,7 @@
 mod cases;
 mod inspect;
 mod metrics;
+mod model_info;
 mod render;
 mod synth;
 
@@ -26,6 +27,8 @@ enum Command {
     Metrics(metrics::Args),
     /// List the BraTS cases found in a folder tree, their modalities and problems.
     Cases(cases::Args),
+    /// Parameter breakdown of a network preset and the FLOPs of one forward pass.
+    ModelInfo(model_info::Args),
     /// Generate realistic synthetic multi-modal glioma cases (BraTS layout, SRI24 anatomy).
     Synth(synth::Args),
     /// Write a PNG montage of a case: the four modalities and the labels on one slice.
@@ -38,6 +41,7 @@ fn main() {
         Command::Inspect(args) => inspect::run(args),
         Command::Metrics(args) => metrics::run(args),
         Command::Cases(args) => cases::run(args),
+        Command::ModelInfo(args) => model_info::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Render(args) => render::run(args),
     };
