@@ -13,6 +13,7 @@ pub mod geometry;
 pub mod metrics;
 pub mod nifti_io;
 pub mod preprocess;
+pub mod resample;
 pub mod volume;
 
 pub use error::{Result, VolumeError};
