@@ -1,6 +1,8 @@
 //! Forward pass of the light and paper students on one 128³ window, on each CPU backend
 //! Burn 0.22 offers here (flex, ndarray), with all four modalities and with a partial
-//! combination. Run with `cargo bench -p adamm-model --bench forward [-- filter]`.
+//! combination; and of the light student on a 96³ window (its browser window) on flex.
+//! Run with `cargo bench -p adamm-model --bench forward [-- filter]`; the ndarray cases take
+//! about an hour (the paper network needs 80–100 s per forward there).
 
 use std::time::Duration;
 
@@ -12,8 +14,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 const SIDE: usize = 128;
 
-fn input(device: &Device) -> Tensor<5> {
-    let n = 4 * SIDE * SIDE * SIDE;
+fn input(device: &Device, side: usize) -> Tensor<5> {
+    let n = 4 * side * side * side;
     let mut s = 0x2545_F491_4F6C_DD1Du64;
     let data: Vec<f32> = (0..n)
         .map(|_| {
@@ -23,7 +25,7 @@ fn input(device: &Device) -> Tensor<5> {
             (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
         })
         .collect();
-    Tensor::from_data(TensorData::new(data, [1, 4, SIDE, SIDE, SIDE]), device)
+    Tensor::from_data(TensorData::new(data, [1, 4, side, side, side]), device)
 }
 
 #[allow(deprecated)] // ndarray is deprecated in Burn 0.22 but still a CPU backend here
@@ -45,7 +47,7 @@ fn forward(c: &mut Criterion) {
                 Ok(s) => s.valid(),
                 Err(e) => panic!("{e}"),
             };
-            let x = input(&device);
+            let x = input(&device, SIDE);
             for (combo, code) in [("full", "1111"), ("partial", "1010")] {
                 let a = match Availability::parse(code) {
                     Ok(a) => a,
@@ -65,5 +67,31 @@ fn forward(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, forward);
+/// The light preset on the window the browser uses (96³), on the default CPU backend.
+fn forward_light_96(c: &mut Criterion) {
+    let mut group = c.benchmark_group("forward_96");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(20));
+    let device = adamm_model::default_cpu_device();
+    let student = match AdammConfig::light().init_student(&device) {
+        Ok(s) => s.valid(),
+        Err(e) => panic!("{e}"),
+    };
+    let x = input(&device, 96);
+    for (combo, a) in [
+        ("full", Availability::FULL),
+        (
+            "partial",
+            Availability::from_present([true, false, true, false]),
+        ),
+    ] {
+        group.bench_with_input(BenchmarkId::new("light/flex", combo), &a, |b, &a| {
+            b.iter(|| student.forward(x.clone(), a).probabilities.into_data())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, forward, forward_light_96);
 criterion_main!(benches);

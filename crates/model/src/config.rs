@@ -47,6 +47,13 @@ pub struct AdammConfig {
     /// weight layout equal to theirs. Default: `true` (paper); the light preset drops it.
     #[config(default = true)]
     pub empty_code_entry: bool,
+    /// The network works on the case's grid coarsened by this factor along each axis:
+    /// [`crate::Segmenter::segment`] averages `f³` voxel blocks before the network and
+    /// interpolates the probabilities back to the case's grid
+    /// (`adamm_volume::resample`). 1 = full resolution (paper); 2 on 1 mm BraTS data means
+    /// 2 mm. Training must use the same factor. Default: 1; the light preset uses 2.
+    #[config(default = 1)]
+    pub grid_factor: usize,
 }
 
 impl AdammConfig {
@@ -58,7 +65,7 @@ impl AdammConfig {
 
     /// A light network for CPU training and browser inference: base width 8 (8/16/32/64
     /// channels), one block per level but two at the bottleneck, adapter hidden width 16,
-    /// 8 graph nodes, no `0000` entry. About 16× fewer FLOPs than the paper network; see
+    /// 8 graph nodes, no `0000` entry, working at half resolution (`grid_factor` 2). About 16× fewer FLOPs than the paper network; see
     /// the crate docs for the measured speed.
     pub fn light() -> AdammConfig {
         AdammConfig::new()
@@ -66,6 +73,7 @@ impl AdammConfig {
             .with_blocks_per_level(vec![1, 1, 1, 2])
             .with_adapter_hidden(16)
             .with_empty_code_entry(false)
+            .with_grid_factor(2)
     }
 
     /// A preset by name: `paper` or `light`.
@@ -115,6 +123,12 @@ impl AdammConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return fail(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        if !(1..=4).contains(&self.grid_factor) {
+            return fail(format!(
+                "grid_factor must be 1 to 4, got {}",
+                self.grid_factor
+            ));
         }
         if self.adapter_hidden == 0 || self.graph_nodes == 0 {
             return fail("adapter_hidden and graph_nodes must be positive".into());

@@ -7,6 +7,7 @@
 
 use adamm_volume::brats::{label, Availability};
 use adamm_volume::preprocess::Preprocessed;
+use adamm_volume::resample;
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -409,14 +410,18 @@ impl<N: SegmentationNetwork> Segmenter<N> {
     }
 
     /// Segments a preprocessed case with the combination `availability` (modalities it marks
-    /// absent are zeroed even if the case has them).
+    /// absent are zeroed even if the case has them), on the case's own (cropped) grid: with a
+    /// network `grid_factor` above 1 the channels are block-averaged first and the
+    /// probabilities interpolated back (`adamm_volume::resample`).
     pub fn segment(
         &self,
         case: &Preprocessed,
         availability: Availability,
         progress: impl FnMut(Progress),
     ) -> Result<Segmentation> {
-        self.segment_channels(&case.channels, case.dims(), availability, progress)
+        let (channels, dims) = self.network_grid(case);
+        let coarse = self.segment_channels(&channels, dims, availability, progress)?;
+        Ok(self.case_grid(coarse, case.dims()))
     }
 
     /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).
@@ -426,8 +431,39 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         availability: Availability,
         progress: impl FnMut(Progress),
     ) -> Result<Segmentation> {
-        self.segment_channels_async(&case.channels, case.dims(), availability, progress)
-            .await
+        let (channels, dims) = self.network_grid(case);
+        let coarse = self
+            .segment_channels_async(&channels, dims, availability, progress)
+            .await?;
+        Ok(self.case_grid(coarse, case.dims()))
+    }
+
+    /// The case's channels on the grid the network works on, and that grid's size.
+    pub fn network_grid(&self, case: &Preprocessed) -> (Vec<Vec<f32>>, [usize; 3]) {
+        let f = self.network.network_config().grid_factor;
+        let dims = case.dims();
+        let channels = case
+            .channels
+            .iter()
+            .map(|c| resample::block_mean(c, dims, f))
+            .collect();
+        (channels, resample::coarse_dims(dims, f))
+    }
+
+    /// Probabilities on the network's grid interpolated back to a case grid of `dims`.
+    pub fn case_grid(&self, coarse: Segmentation, dims: [usize; 3]) -> Segmentation {
+        let f = self.network.network_config().grid_factor;
+        if f <= 1 {
+            return coarse;
+        }
+        Segmentation {
+            dims,
+            probabilities: coarse
+                .probabilities
+                .iter()
+                .map(|p| resample::upsample_linear(p, dims, f))
+                .collect(),
+        }
     }
 }
 

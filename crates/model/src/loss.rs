@@ -264,6 +264,37 @@ impl LossConfig {
         self.consistency_max * (-5.0 * phase * phase).exp()
     }
 
+    /// The loss of a student trained alone (no teacher, no discriminator: modality dropout
+    /// only, the ablation baseline): `student_dice · presence-weighted Dice + presence ·
+    /// presence BCE`. The teacher and distillation terms are zero.
+    pub fn compute_student_only(&self, student: &NetOutput, targets: &Targets) -> LossTerms {
+        let student_dice = weighted_dice(
+            student.probabilities.clone(),
+            targets.segmentation.clone(),
+            student.presence.clone(),
+            targets.presence.clone(),
+            self.dice_epsilon,
+        );
+        let student_presence =
+            presence_bce(student.presence_logits.clone(), targets.presence.clone());
+        let zero = || Tensor::zeros([1], &student.style.device());
+        let total = student_dice.clone().mul_scalar(self.student_dice)
+            + student_presence.clone().mul_scalar(self.presence);
+        LossTerms {
+            teacher_dice: zero(),
+            student_dice,
+            consistency: zero(),
+            consistency_weight: 0.0,
+            content: zero(),
+            style: zero(),
+            cross_gram: zero(),
+            teacher_presence: zero(),
+            student_presence,
+            adversarial: zero(),
+            total,
+        }
+    }
+
     /// All loss terms for one batch. The discriminator (if any) only scores the student's
     /// style: its own parameters get gradients from `total` too, so take only the networks'
     /// gradients from it and train the discriminator with [`discriminator_loss`].
