@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use adamm_volume::brats::{load_case, CaseFiles, Modality};
 use adamm_volume::preprocess::{preprocess_case, PreprocessOptions};
+use adamm_volume::resample::{block_mean, coarse_dims};
 
 use crate::error::TrainError;
 
@@ -68,28 +69,9 @@ impl TrainingCase {
             return self;
         }
         let d = self.dims;
-        let out_dims = d.map(|n| n.div_ceil(factor));
+        let out_dims = coarse_dims(d, factor);
         let n_out: usize = out_dims.iter().product();
-        let mut channels: [Vec<f32>; 4] = Default::default();
-        for (c, src) in channels.iter_mut().zip(&self.channels) {
-            let mut sum = vec![0.0f32; n_out];
-            let mut count = vec![0u32; n_out];
-            for k in 0..d[2] {
-                for j in 0..d[1] {
-                    for i in 0..d[0] {
-                        let o =
-                            i / factor + out_dims[0] * (j / factor + out_dims[1] * (k / factor));
-                        sum[o] += src[i + d[0] * (j + d[1] * k)];
-                        count[o] += 1;
-                    }
-                }
-            }
-            *c = sum
-                .iter()
-                .zip(&count)
-                .map(|(s, &n)| s / n.max(1) as f32)
-                .collect();
-        }
+        let channels = self.channels.map(|c| block_mean(&c, d, factor));
         let mut votes = vec![[0u32; 4]; n_out];
         for k in 0..d[2] {
             for j in 0..d[1] {

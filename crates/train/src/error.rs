@@ -30,6 +30,15 @@ pub enum TrainError {
     /// Invalid settings or data.
     #[error("{0}")]
     Invalid(String),
+
+    /// A checkpoint that cannot be resumed from.
+    #[error("{path}: cannot resume from this checkpoint: {detail}")]
+    Checkpoint {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A JSON file could not be parsed or written.
     #[error("{path}: {source}")]
     Json {

@@ -1,0 +1,212 @@
+//! Evaluation of a student on whole cases: every requested combination, sliding-window
+//! inference in eval mode on the network's grid, probabilities back on the case grid,
+//! labels pasted into the native grid and scored there (Dice, HD95 in mm, IoU, sensitivity,
+//! specificity) against the case's segmentation. Also the adapter-diversity matrices.
+
+use std::path::Path;
+
+use adamm_model::burn::module::Module;
+use adamm_model::burn::tensor::Tensor;
+use adamm_model::{Segmenter, Student};
+use adamm_volume::brats::{load_case, Availability, CaseFiles, Modality};
+use adamm_volume::metrics::region_metrics;
+use adamm_volume::preprocess::{preprocess_case, PreprocessOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::report::{mean_row, summarize, CombinationSummary, EvalRow};
+
+/// Probability above which a class is called (each class is a sigmoid).
+pub const THRESHOLD: f32 = 0.5;
+
+/// Evaluates one case under each of `combinations` that its files allow (a combination
+/// needing a modality the case lacks is skipped and named in the second return value).
+pub fn evaluate_case(
+    segmenter: &Segmenter<Student>,
+    files: &CaseFiles,
+    combinations: &[Availability],
+    mut done: impl FnMut(Availability),
+) -> Result<(Vec<EvalRow>, Vec<Availability>), TrainError> {
+    let case = load_case(files)?;
+    let Some(truth) = case.seg.as_ref() else {
+        return Err(TrainError::Invalid(format!(
+            "case {} has no segmentation to evaluate against",
+            files.id
+        )));
+    };
+    let pre = preprocess_case(&case, PreprocessOptions::default())?;
+    let reference = case
+        .images
+        .iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| TrainError::Invalid(format!("case {} has no image", files.id)))?;
+    let dims = reference.dims();
+    let spacing = reference.spacing_mm();
+    let have = case.availability();
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for &combination in combinations {
+        if Modality::ALL
+            .iter()
+            .any(|&m| combination.has(m) && !have.has(m))
+        {
+            skipped.push(combination);
+            continue;
+        }
+        let seg = segmenter
+            .segment(&pre, combination, |_| {})
+            .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
+        let native = pre.labels_to_native(&seg.labels(THRESHOLD))?;
+        let metrics = region_metrics(&native, truth, dims, spacing)
+            .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
+        for (region, m) in metrics {
+            rows.push(EvalRow {
+                case: files.id.clone(),
+                combination,
+                region,
+                metrics: m,
+            });
+        }
+        done(combination);
+    }
+    Ok((rows, skipped))
+}
+
+/// The evaluation summary kept as JSON (`summary.json`) and copied into model cards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSummary {
+    /// Cases evaluated.
+    pub cases: usize,
+    /// Per combination (code): mean Dice and HD95 (mm) for WT, TC, ET.
+    pub combinations: Vec<CombinationEntry>,
+    /// The mean over combinations.
+    pub mean: CombinationEntry,
+}
+
+/// One row of [`EvalSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CombinationEntry {
+    /// Availability code (`1111` = all four), or `mean`.
+    pub combination: String,
+    /// Mean Dice for WT, TC, ET.
+    pub dice: [f64; 3],
+    /// Mean HD95 in mm for WT, TC, ET.
+    pub hd95_mm: [f64; 3],
+}
+
+impl EvalSummary {
+    /// The summary of evaluation rows.
+    pub fn of(rows: &[EvalRow]) -> EvalSummary {
+        let summary = summarize(rows);
+        let entry = |name: String, s: &CombinationSummary| CombinationEntry {
+            combination: name,
+            dice: s.dice,
+            hd95_mm: s.hd95,
+        };
+        let mut cases: Vec<&str> = rows.iter().map(|r| r.case.as_str()).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        EvalSummary {
+            cases: cases.len(),
+            combinations: summary.iter().map(|(a, s)| entry(a.code(), s)).collect(),
+            mean: entry("mean".into(), &mean_row(&summary)),
+        }
+    }
+
+    /// Reads `summary.json`.
+    pub fn load(path: &Path) -> Result<EvalSummary, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        serde_json::from_str(&text).map_err(|source| TrainError::Json {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Writes `summary.json`.
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let text = serde_json::to_string_pretty(self).map_err(|source| TrainError::Json {
+            path: path.into(),
+            source,
+        })?;
+        std::fs::write(path, text).map_err(|e| TrainError::io(path, e))
+    }
+}
+
+fn flatten(t: Tensor<5>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
+/// Cosine similarity between the adapter entries of the bank, one matrix per adapter
+/// position (encoder positions, then decoder positions): `(position name, entry codes,
+/// matrix)`. Each adapter is flattened over its two convolutions' weights and biases.
+pub fn adapter_similarity(student: &Student) -> Vec<(String, Vec<String>, Vec<Vec<f64>>)> {
+    let bank = &student.bank;
+    let codes: Vec<String> = bank
+        .codes
+        .iter()
+        .map(|&b| Availability::from_present([0, 1, 2, 3].map(|i| b >> i & 1 == 1)).code())
+        .collect();
+    let Some(first) = bank.entries.first() else {
+        return Vec::new();
+    };
+    let positions: Vec<(String, bool, usize)> = (0..first.encoder.len())
+        .map(|i| (format!("encoder adapter {}", i + 1), true, i))
+        .chain((0..first.decoder.len()).map(|i| (format!("decoder adapter {}", i + 1), false, i)))
+        .collect();
+    positions
+        .into_iter()
+        .map(|(name, encoder, i)| {
+            let vectors: Vec<Vec<f32>> = bank
+                .entries
+                .iter()
+                .map(|e| {
+                    let a = if encoder {
+                        &e.encoder[i]
+                    } else {
+                        &e.decoder[i]
+                    };
+                    let a = a.clone().valid();
+                    let mut v = flatten(a.down.weight.val());
+                    v.extend(flatten(a.up.weight.val()));
+                    for b in [&a.down.bias, &a.up.bias].into_iter().flatten() {
+                        v.extend(
+                            b.val()
+                                .into_data()
+                                .convert::<f32>()
+                                .try_into_vec::<f32>()
+                                .unwrap_or_default(),
+                        );
+                    }
+                    v
+                })
+                .collect();
+            let norm = |v: &[f32]| {
+                v.iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            let matrix = vectors
+                .iter()
+                .map(|a| {
+                    vectors
+                        .iter()
+                        .map(|b| {
+                            let dot: f64 = a
+                                .iter()
+                                .zip(b)
+                                .map(|(&x, &y)| f64::from(x) * f64::from(y))
+                                .sum();
+                            dot / (norm(a) * norm(b)).max(1e-12)
+                        })
+                        .collect()
+                })
+                .collect();
+            (name, codes.clone(), matrix)
+        })
+        .collect()
+}
