@@ -3,11 +3,16 @@
 //! Every command prints a one-line reason and exits with status 1 on bad input.
 
 mod cases;
+mod device;
+mod eval;
+mod export;
 mod inspect;
 mod metrics;
 mod model_info;
 mod render;
+mod segment;
 mod synth;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +38,14 @@ enum Command {
     Synth(synth::Args),
     /// Write a PNG montage of a case: the four modalities and the labels on one slice.
     Render(render::Args),
+    /// Train teacher and student (AdaMM) on a folder of BraTS cases, or resume a run.
+    Train(train::Args),
+    /// Evaluate a student on a folder of cases under all 15 modality combinations.
+    Eval(eval::Args),
+    /// Segment one case (any subset of T1, T1Gd, T2, FLAIR) into a label map.
+    Segment(segment::Args),
+    /// Export a run's student for the browser (half precision) with a model card.
+    Export(export::Args),
 }
 
 fn main() {
@@ -44,6 +57,10 @@ fn main() {
         Command::ModelInfo(args) => model_info::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Render(args) => render::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Segment(args) => segment::run(args),
+        Command::Export(args) => export::run(args),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

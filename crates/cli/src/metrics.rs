@@ -32,7 +32,8 @@ struct RegionReport {
     specificity: f64,
 }
 
-fn labels(path: &Path, v: &Volume) -> anyhow::Result<Vec<u8>> {
+/// The internal labels of a label map, its convention (2021 or 2023) detected.
+pub fn labels(path: &Path, v: &Volume) -> anyhow::Result<Vec<u8>> {
     let convention =
         LabelConvention::detect(&v.data).with_context(|| path.display().to_string())?;
     convention

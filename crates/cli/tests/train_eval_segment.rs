@@ -1,0 +1,364 @@
+//! `adamm train`, `eval`, `segment` and `export` end to end on tiny synthetic cases with a
+//! tiny network: a two-iteration run resumes to the same state, eval writes every output
+//! with the expected rows, segment writes a label map whose header equals the input's in
+//! LAS, RAS and LPS orientation.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use adamm_model::AdammConfig;
+use adamm_train::sampler::SamplerConfig;
+use adamm_train::TrainConfig;
+use adamm_volume::geometry::Affine;
+use adamm_volume::nifti_io::{write_path, Datatype, Header};
+use adamm_volume::read_path;
+
+fn adamm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adamm"))
+        .args(args)
+        .output()
+        .expect("run adamm")
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "adamm failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn failed(out: Output) -> String {
+    assert!(!out.status.success(), "adamm should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const DIMS: [usize; 3] = [40, 36, 32];
+
+/// A tiny glioma-like case: an ellipsoidal "brain" with a lesion (NETC core, ET shell,
+/// edema around) whose position depends on `i`; each modality sees the classes differently.
+fn write_case(dir: &Path, id: &str, i: usize, affine: &Affine) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let n: usize = DIMS.iter().product();
+    let centre = [
+        16.0 + (i % 3) as f64 * 4.0,
+        18.0 - (i % 2) as f64 * 3.0,
+        15.0,
+    ];
+    let mut labels = vec![0u8; n];
+    let mut images = vec![vec![0f32; n]; 4];
+    let gains: [[f32; 4]; 4] = [
+        [700.0, 580.0, 680.0, 850.0],    // brain
+        [380.0, 340.0, 1380.0, 1070.0],  // NETC
+        [550.0, 470.0, 1170.0, 1320.0],  // SNFH
+        [520.0, 1000.0, 1150.0, 1230.0], // ET
+    ];
+    for z in 0..DIMS[2] {
+        for y in 0..DIMS[1] {
+            for x in 0..DIMS[0] {
+                let v = x + DIMS[0] * (y + DIMS[1] * z);
+                let e = ((x as f64 - 19.5) / 18.0).powi(2)
+                    + ((y as f64 - 17.5) / 16.0).powi(2)
+                    + ((z as f64 - 15.5) / 14.0).powi(2);
+                if e > 1.0 {
+                    continue;
+                }
+                let r = ((x as f64 - centre[0]).powi(2)
+                    + (y as f64 - centre[1]).powi(2)
+                    + (z as f64 - centre[2]).powi(2))
+                .sqrt();
+                let l = if r < 2.5 {
+                    1
+                } else if r < 4.5 {
+                    3
+                } else if r < 8.0 {
+                    2
+                } else {
+                    0
+                };
+                labels[v] = l;
+                let class = usize::from(l);
+                let noise = ((v * 2654435761) % 97) as f32 - 48.0;
+                for (c, img) in images.iter_mut().enumerate() {
+                    img[v] = gains[class][c] + noise;
+                }
+            }
+        }
+    }
+    let header = Header::from_affine(DIMS, Datatype::F32, affine);
+    for (suffix, img) in ["t1n", "t1c", "t2w", "t2f"].iter().zip(&images) {
+        write_path(&dir.join(format!("{id}-{suffix}.nii.gz")), &header, img).expect("write");
+    }
+    let seg_header = Header::from_affine(DIMS, Datatype::U8, affine);
+    write_path(&dir.join(format!("{id}-seg.nii.gz")), &seg_header, &labels).expect("write");
+}
+
+fn las() -> Affine {
+    let mut a = Affine::from_spacing([1.0, 1.0, 1.0]);
+    a.0[0][0] = -1.0;
+    a.0[0][3] = 20.0;
+    a.0[1][3] = -18.0;
+    a.0[2][3] = -16.0;
+    a
+}
+
+fn ras() -> Affine {
+    let mut a = Affine::from_spacing([1.0, 1.0, 1.0]);
+    a.0[0][3] = -20.0;
+    a.0[1][3] = -18.0;
+    a.0[2][3] = -16.0;
+    a
+}
+
+fn lps() -> Affine {
+    let mut a = Affine::from_spacing([1.0, 1.0, 1.0]);
+    a.0[0][0] = -1.0;
+    a.0[1][1] = -1.0;
+    a.0[0][3] = 20.0;
+    a.0[1][3] = 18.0;
+    a.0[2][3] = -16.0;
+    a
+}
+
+fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        network: AdammConfig::new()
+            .with_base_width(8)
+            .with_depth(3)
+            .with_blocks_per_level(vec![1, 1, 1])
+            .with_adapter_hidden(4)
+            .with_graph_nodes(4)
+            .with_empty_code_entry(false),
+        sampler: SamplerConfig {
+            patch: [32, 32, 32],
+            ..SamplerConfig::default()
+        },
+        iterations: 2,
+        validation_cases: 1,
+        validation_every: 1,
+        validation_combinations: 1,
+        checkpoint_every: 1,
+        learning_rate: 1e-3,
+        discriminator_learning_rate: 1e-3,
+        ..TrainConfig::default()
+    }
+}
+
+/// The CSV log without the timing column (the last).
+fn log_without_times(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("log.csv"))
+        .expect("log.csv")
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(a, _)| a).to_string())
+        .collect()
+}
+
+#[test]
+fn train_resume_eval_segment_export() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    for i in 0..3 {
+        let id = format!("TINY-{i:03}");
+        write_case(&data.join(&id), &id, i, &las());
+    }
+    let config = tmp.path().join("tiny.json");
+    tiny_config().save(&config).expect("config");
+    let s = |p: &Path| p.display().to_string();
+
+    // Straight through: two iterations.
+    let a = tmp.path().join("a");
+    let out = ok(adamm(&[
+        "train",
+        "--data",
+        &s(&data),
+        "--run",
+        &s(&a),
+        "--config",
+        &s(&config),
+    ]));
+    assert!(out.contains("finished at iteration 2"), "{out}");
+    for f in [
+        "config.json",
+        "split.json",
+        "log.csv",
+        "validation.csv",
+        "curves.png",
+        "best-student.bpk",
+        "checkpoint/state.json",
+        "checkpoint/teacher.bpk",
+        "checkpoint/optim-student.bpk",
+        "checkpoint/discriminator.bpk",
+    ] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    // A second start into the same folder is refused.
+    let err = failed(adamm(&[
+        "train",
+        "--data",
+        &s(&data),
+        "--run",
+        &s(&a),
+        "--config",
+        &s(&config),
+    ]));
+    assert!(err.contains("already holds a run"), "{err}");
+
+    // Stopped after one iteration, then resumed.
+    let b = tmp.path().join("b");
+    let out = ok(adamm(&[
+        "train",
+        "--data",
+        &s(&data),
+        "--run",
+        &s(&b),
+        "--config",
+        &s(&config),
+        "--stop-after",
+        "1",
+    ]));
+    assert!(out.contains("stopped at iteration 1"), "{out}");
+    let out = ok(adamm(&["train", "--resume", &s(&b)]));
+    assert!(out.contains("finished at iteration 2"), "{out}");
+    assert_eq!(log_without_times(&a), log_without_times(&b));
+    assert_eq!(log_without_times(&a).len(), 3, "header and two iterations");
+    assert_eq!(
+        std::fs::read_to_string(a.join("validation.csv")).expect("a"),
+        std::fs::read_to_string(b.join("validation.csv")).expect("b"),
+    );
+
+    // A damaged checkpoint is refused with the reason.
+    let c = tmp.path().join("c");
+    ok(adamm(&[
+        "train",
+        "--data",
+        &s(&data),
+        "--run",
+        &s(&c),
+        "--config",
+        &s(&config),
+        "--stop-after",
+        "1",
+    ]));
+    let student = c.join("checkpoint/student.bpk");
+    let bytes = std::fs::read(&student).expect("read");
+    std::fs::write(&student, &bytes[..bytes.len() / 2]).expect("truncate");
+    let err = failed(adamm(&["train", "--resume", &s(&c)]));
+    assert!(
+        err.contains("cannot resume from this checkpoint") && err.contains("student.bpk"),
+        "{err}"
+    );
+
+    // Evaluation on two cases, all 15 combinations.
+    let eval = tmp.path().join("eval");
+    let out = ok(adamm(&[
+        "eval",
+        "--model",
+        &s(&a.join("best-student.bpk")),
+        "--data",
+        &s(&data),
+        "--out",
+        &s(&eval),
+        "--limit",
+        "2",
+        "--window",
+        "32",
+    ]));
+    assert!(out.contains("2 cases × 15 combinations"), "{out}");
+    let csv = std::fs::read_to_string(eval.join("metrics.csv")).expect("metrics.csv");
+    assert_eq!(
+        csv.lines().count(),
+        1 + 2 * 15 * 3,
+        "header + case × combination × region"
+    );
+    assert!(
+        csv.starts_with("case,combination,region,dice,hd95,iou,sensitivity"),
+        "{csv}"
+    );
+    let md = std::fs::read_to_string(eval.join("summary.md")).expect("summary.md");
+    let table_rows = md.lines().filter(|l| l.starts_with('|')).count();
+    assert_eq!(
+        table_rows,
+        2 + 15 + 1,
+        "header, rule, 15 combinations, mean:\n{md}"
+    );
+    assert!(eval.join("dice.png").is_file() && eval.join("summary.json").is_file());
+    let heatmaps = std::fs::read_dir(&eval)
+        .expect("ls")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("adapters-"))
+        })
+        .count();
+    assert!(
+        heatmaps >= 3,
+        "one heatmap per adapter position, got {heatmaps}"
+    );
+
+    // Export for the browser, with a model card carrying the evaluation.
+    let model = tmp.path().join("model.bpk");
+    ok(adamm(&[
+        "export",
+        "--run",
+        &s(&a),
+        "--out",
+        &s(&model),
+        "--eval",
+        &s(&eval),
+    ]));
+    let card: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("model.json")).expect("card"),
+    )
+    .expect("json");
+    assert_eq!(card["training"]["iterations_done"], 2);
+    assert_eq!(
+        card["evaluation"]["combinations"].as_array().map(Vec::len),
+        Some(15)
+    );
+
+    // Segment in three orientations: the output has the input's grid and header.
+    for (name, affine) in [("LAS", las()), ("RAS", ras()), ("LPS", lps())] {
+        let dir = tmp.path().join(format!("case-{name}"));
+        write_case(&dir, "ONE", 1, &affine);
+        let seg = dir.join("pred.nii.gz");
+        let out = ok(adamm(&[
+            "segment",
+            "--t1",
+            &s(&dir.join("ONE-t1n.nii.gz")),
+            "--t2",
+            &s(&dir.join("ONE-t2w.nii.gz")),
+            "--flair",
+            &s(&dir.join("ONE-t2f.nii.gz")),
+            "--out",
+            &s(&seg),
+            "--model",
+            &s(&model),
+            "--window",
+            "32",
+            "--truth",
+            &s(&dir.join("ONE-seg.nii.gz")),
+        ]));
+        assert!(out.contains("mL") && out.contains("WT: Dice"), "{out}");
+        let input = read_path(&dir.join("ONE-t1n.nii.gz")).expect("input");
+        let pred = read_path(&seg).expect("prediction");
+        assert_eq!(pred.dims(), input.dims(), "{name}");
+        assert_eq!(pred.world_from_voxel(), input.world_from_voxel(), "{name}");
+        assert_eq!(pred.orientation_code(), name);
+        assert_eq!(pred.header.qform_code, input.header.qform_code);
+        assert_eq!(pred.header.sform_code, input.header.sform_code);
+        assert!(pred.data.iter().all(|&v| [0.0, 1.0, 2.0, 3.0].contains(&v)));
+    }
+
+    // A weights file that is not a student is refused by segment.
+    let err = failed(adamm(&[
+        "segment",
+        "--case",
+        &s(&data.join("TINY-000")),
+        "--out",
+        &s(&tmp.path().join("x.nii.gz")),
+        "--model",
+        &s(&a.join("checkpoint/teacher.bpk")),
+    ]));
+    assert!(err.contains("teacher"), "{err}");
+}
