@@ -32,8 +32,10 @@ pub struct Args {
     /// Combinations to evaluate: `all` (the 15) or codes such as 1111,0001 (T1 T1Gd T2 FLAIR).
     #[arg(long, default_value = "all")]
     combinations: String,
-    /// Sliding-window edge on the network's grid (a multiple of 8).
-    #[arg(long, default_value_t = 96)]
+    /// Sliding-window edge on the network's grid (a multiple of 8). Use the training patch:
+    /// windows larger than the patches the network saw hurt (measured: WT Dice 0.83 with 64³
+    /// against 0.73 with 96³ for the light model trained on 64³ patches).
+    #[arg(long, default_value_t = 64)]
     window: usize,
     /// Overlap of neighbouring windows, in [0, 1).
     #[arg(long, default_value_t = 0.5)]

@@ -63,8 +63,17 @@ fn main() {
         Command::Export(args) => export::run(args),
     };
     if let Err(e) = result {
-        // One line: the error and its causes, outermost first.
-        eprintln!("error: {e:#}");
+        // One line: the error and its causes, outermost first; a cause already quoted by the
+        // message above it (as `path: io error` messages do) is not repeated.
+        let mut line = e.to_string();
+        for cause in e.chain().skip(1) {
+            let text = cause.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+        }
+        eprintln!("error: {line}");
         std::process::exit(1);
     }
 }

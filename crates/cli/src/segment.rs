@@ -64,8 +64,10 @@ pub struct Args {
     /// Ground truth to score the result against (Dice, HD95, IoU, sensitivity per region).
     #[arg(long)]
     truth: Option<PathBuf>,
-    /// Sliding-window edge on the network's grid (a multiple of 8).
-    #[arg(long, default_value_t = 96)]
+    /// Sliding-window edge on the network's grid (a multiple of 8). Use the training patch:
+    /// windows larger than the patches the network saw hurt (measured: WT Dice 0.83 with 64³
+    /// against 0.73 with 96³ for the light model trained on 64³ patches).
+    #[arg(long, default_value_t = 64)]
     window: usize,
     /// Device: cpu, wgpu[:N], cuda[:N].
     #[arg(long, default_value = "cpu")]
