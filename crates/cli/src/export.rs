@@ -63,16 +63,9 @@ struct Training {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let paths = RunPaths::new(&args.run);
     let config = TrainConfig::load(&paths.config())?;
-    let state: TrainState = serde_json::from_str(
-        &std::fs::read_to_string(paths.checkpoint().join("state.json"))
-            .with_context(|| format!("{} has no checkpoint", args.run.display()))?,
-    )
-    .context("reading the checkpoint's state.json")?;
-    let data: DataRecord = serde_json::from_str(
-        &std::fs::read_to_string(paths.data())
-            .with_context(|| format!("reading {}", paths.data().display()))?,
-    )
-    .context("reading data.json")?;
+    let state: TrainState = adamm_train::json::load(&paths.checkpoint().join("state.json"))
+        .with_context(|| format!("{} has no readable checkpoint", args.run.display()))?;
+    let data: DataRecord = adamm_train::json::load(&paths.data())?;
     let source = if args.last || !paths.best_student().exists() {
         paths.checkpoint().join("student.bpk")
     } else {

@@ -96,17 +96,14 @@ fn load_files(args: &Args) -> anyhow::Result<LoadedCase> {
         "give --case DIR or at least one of --t1, --t1c, --t2, --flair"
     );
     let mut images: [Option<Volume>; 4] = Default::default();
-    let mut first: Option<(String, usize)> = None;
+    let mut reference: Option<(String, adamm_volume::Header)> = None;
     for (m, path) in Modality::ALL.iter().zip(given) {
         let Some(path) = path else { continue };
         let v = read_path(path).with_context(|| format!("{} ({})", path.display(), m.name()))?;
-        if let Some((name, i)) = &first {
-            let reference = images[*i].as_ref().map(|r| &r.header);
-            if let Some(reference) = reference {
-                check_same_grid((name, reference), (&path.display().to_string(), &v.header))?;
-            }
-        } else {
-            first = Some((path.display().to_string(), m.index()));
+        let name = path.display().to_string();
+        match &reference {
+            Some((first, header)) => check_same_grid((first, header), (&name, &v.header))?,
+            None => reference = Some((name, v.header.clone())),
         }
         images[m.index()] = Some(v);
     }

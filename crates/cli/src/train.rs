@@ -203,11 +203,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (paths, outcome) = if let Some(dir) = &args.resume {
         let paths = RunPaths::new(dir);
-        let data_record: run::DataRecord = serde_json::from_str(
-            &std::fs::read_to_string(paths.data())
-                .with_context(|| format!("{} is not a run folder", dir.display()))?,
-        )
-        .with_context(|| format!("reading {}", paths.data().display()))?;
+        let data_record: run::DataRecord = adamm_train::json::load(&paths.data())
+            .with_context(|| format!("{} is not a run folder", dir.display()))?;
         let data = args.data.clone().unwrap_or(data_record.folder);
         let cache = args.cache.clone().unwrap_or(data_record.cache);
         let options = RunOptions {

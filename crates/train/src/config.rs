@@ -188,20 +188,12 @@ impl TrainConfig {
     /// Reads a JSON config; unknown keys are refused (a typo must not pass silently), missing
     /// keys take their defaults.
     pub fn load(path: &Path) -> Result<TrainConfig, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        serde_json::from_str(&text).map_err(|source| TrainError::Json {
-            path: path.into(),
-            source,
-        })
+        crate::json::load(path)
     }
 
     /// Writes the config as pretty JSON.
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let text = serde_json::to_string_pretty(self).map_err(|source| TrainError::Json {
-            path: path.into(),
-            source,
-        })?;
-        std::fs::write(path, text).map_err(|e| TrainError::io(path, e))
+        crate::json::save(path, self)
     }
 }
 

@@ -116,20 +116,12 @@ impl EvalSummary {
 
     /// Reads `summary.json`.
     pub fn load(path: &Path) -> Result<EvalSummary, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        serde_json::from_str(&text).map_err(|source| TrainError::Json {
-            path: path.into(),
-            source,
-        })
+        crate::json::load(path)
     }
 
     /// Writes `summary.json`.
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let text = serde_json::to_string_pretty(self).map_err(|source| TrainError::Json {
-            path: path.into(),
-            source,
-        })?;
-        std::fs::write(path, text).map_err(|e| TrainError::io(path, e))
+        crate::json::save(path, self)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod eval;
+pub mod json;
 pub mod plot;
 pub mod report;
 pub mod run;

@@ -140,11 +140,7 @@ pub fn start(
         training_cases: split.train.len(),
         validation_cases: split.val.len(),
     };
-    let json = serde_json::to_string_pretty(&record).map_err(|source| TrainError::Json {
-        path: paths.data(),
-        source,
-    })?;
-    std::fs::write(paths.data(), json).map_err(|e| TrainError::io(paths.data(), e))?;
+    crate::json::save(&paths.data(), &record)?;
     let trainer = Trainer::new(config, options.devices)?;
     drive(paths, trainer, &split, options, observer)
 }

@@ -497,11 +497,7 @@ impl Trainer {
             best: self.best.clone(),
             config: self.config.clone(),
         };
-        let json = serde_json::to_string_pretty(&state).map_err(|source| TrainError::Json {
-            path: tmp.join("state.json"),
-            source,
-        })?;
-        write("state.json", json.as_bytes())?;
+        crate::json::save(&tmp.join("state.json"), &state)?;
         let old = dir.with_extension("old");
         if dir.exists() {
             if old.exists() {
