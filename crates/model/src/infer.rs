@@ -16,6 +16,10 @@ use crate::config::AdammConfig;
 use crate::error::{ModelError, Result};
 use crate::network::{Student, Teacher};
 
+/// The tumour classes (NETC, SNFH, ET) lead the probability maps; background, when present,
+/// comes after them.
+const TUMOUR_CLASSES: usize = 3;
+
 /// Settings of the sliding-window inference.
 #[derive(Config, Debug, PartialEq)]
 pub struct SlidingWindowConfig {
@@ -412,7 +416,9 @@ impl<N: SegmentationNetwork> Segmenter<N> {
     /// Segments a preprocessed case with the combination `availability` (modalities it marks
     /// absent are zeroed even if the case has them), on the case's own (cropped) grid: with a
     /// network `grid_factor` above 1 the channels are block-averaged first and the
-    /// probabilities interpolated back (`adamm_volume::resample`).
+    /// probabilities interpolated back (`adamm_volume::resample`). Tumour probabilities are 0
+    /// outside the case's brain mask (voxels that are zero in every present scan): the inputs
+    /// are skull-stripped, so nothing there can be tumour.
     pub fn segment(
         &self,
         case: &Preprocessed,
@@ -421,7 +427,7 @@ impl<N: SegmentationNetwork> Segmenter<N> {
     ) -> Result<Segmentation> {
         let (channels, dims) = self.network_grid(case);
         let coarse = self.segment_channels(&channels, dims, availability, progress)?;
-        Ok(self.case_grid(coarse, case.dims()))
+        Ok(self.case_grid(coarse, case))
     }
 
     /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).
@@ -435,7 +441,7 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         let coarse = self
             .segment_channels_async(&channels, dims, availability, progress)
             .await?;
-        Ok(self.case_grid(coarse, case.dims()))
+        Ok(self.case_grid(coarse, case))
     }
 
     /// The case's channels on the grid the network works on, and that grid's size.
@@ -450,19 +456,31 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         (channels, resample::coarse_dims(dims, f))
     }
 
-    /// Probabilities on the network's grid interpolated back to a case grid of `dims`.
-    pub fn case_grid(&self, coarse: Segmentation, dims: [usize; 3]) -> Segmentation {
+    /// Probabilities on the network's grid brought back to `case`'s (cropped) grid: linearly
+    /// interpolated when the network works on a coarser grid, then the tumour classes set to 0
+    /// outside the brain mask (the background class, if present, is left as it is).
+    pub fn case_grid(&self, coarse: Segmentation, case: &Preprocessed) -> Segmentation {
         let f = self.network.network_config().grid_factor;
-        if f <= 1 {
-            return coarse;
-        }
-        Segmentation {
-            dims,
-            probabilities: coarse
+        let dims = case.dims();
+        let mut probabilities = if f <= 1 {
+            coarse.probabilities
+        } else {
+            coarse
                 .probabilities
                 .iter()
                 .map(|p| resample::upsample_linear(p, dims, f))
-                .collect(),
+                .collect()
+        };
+        for p in probabilities.iter_mut().take(TUMOUR_CLASSES) {
+            for (v, &inside) in p.iter_mut().zip(&case.brain) {
+                if !inside {
+                    *v = 0.0;
+                }
+            }
+        }
+        Segmentation {
+            dims,
+            probabilities,
         }
     }
 }

@@ -298,3 +298,76 @@ fn brats_sized_volume_single_window_equals_a_full_pass() {
         assert!(d <= 1e-4, "class {c}: {d}");
     }
 }
+
+#[test]
+fn whole_case_tumour_probabilities_vanish_outside_the_brain() {
+    // A 36×30×28 case whose brain is an ellipsoid (zero outside) inside its bounding box, on a
+    // network working at half resolution: `segment` must equal the coarse segmentation
+    // interpolated back inside the brain, and give no tumour anywhere outside it.
+    use adamm_volume::nifti_io::{Datatype, Header};
+    use adamm_volume::preprocess::{preprocess, PreprocessOptions};
+    use adamm_volume::{resample, Affine, Volume};
+
+    let device = Device::flex();
+    let student = tiny().with_grid_factor(2).init_student(&device).unwrap();
+    let dims = [36, 30, 28];
+    let inside = |i: usize, j: usize, k: usize| {
+        let d = |v: usize, n: usize| (v as f64 - (n as f64 - 1.0) / 2.0) / (n as f64 / 2.0 - 1.0);
+        d(i, dims[0]).powi(2) + d(j, dims[1]).powi(2) + d(k, dims[2]).powi(2) <= 1.0
+    };
+    let scan = |seed: u64| {
+        let n = noise(dims.iter().product(), seed);
+        let mut data = Vec::with_capacity(n.len());
+        for k in 0..dims[2] {
+            for j in 0..dims[1] {
+                for i in 0..dims[0] {
+                    let v = n[data.len()];
+                    data.push(if inside(i, j, k) { 2.0 + v } else { 0.0 });
+                }
+            }
+        }
+        Volume::new(
+            data,
+            Header::from_affine(dims, Datatype::F32, &Affine::IDENTITY),
+        )
+        .unwrap()
+    };
+    let (t1c, flair) = (scan(80), scan(81));
+    let case = preprocess(
+        [None, Some(&t1c), None, Some(&flair)],
+        PreprocessOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        case.brain.iter().any(|&b| !b),
+        "the crop has voxels outside the brain"
+    );
+
+    let config = SlidingWindowConfig::new().with_window([16, 16, 16]);
+    let seg = Segmenter::new(student, config, &device).unwrap();
+    let out = seg.segment(&case, case.availability, |_| {}).unwrap();
+    assert_eq!(out.dims, case.dims());
+
+    let (channels, coarse_dims) = seg.network_grid(&case);
+    let coarse = seg
+        .segment_channels(&channels, coarse_dims, case.availability, |_| {})
+        .unwrap();
+    for (c, (got, coarse)) in out
+        .probabilities
+        .iter()
+        .zip(&coarse.probabilities)
+        .enumerate()
+    {
+        let up = resample::upsample_linear(coarse, case.dims(), 2);
+        for (v, ((g, u), &b)) in got.iter().zip(&up).zip(&case.brain).enumerate() {
+            let expected = if b || c >= 3 { *u } else { 0.0 };
+            assert_eq!(*g, expected, "class {c}, voxel {v} (brain: {b})");
+        }
+    }
+    let labels = out.labels(0.0);
+    for (l, &b) in labels.iter().zip(&case.brain) {
+        if !b {
+            assert_eq!(*l, 0, "a tumour label outside the brain");
+        }
+    }
+}
