@@ -162,12 +162,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressStyle::with_template("segmenting {bar:30} {pos}/{len} windows [{elapsed}]")
             .expect("valid template"),
     );
-    let seg = segmenter.segment(&pre, availability, |p| {
+    let labels = segmenter.segment_labels(&pre, availability, |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
-    let labels = pre.labels_to_native(&seg.labels(adamm_train::eval::THRESHOLD))?;
     let convention = match args.labels {
         LabelsArg::Brats2023 => LabelConvention::Brats2023,
         LabelsArg::Brats2021 => LabelConvention::Brats2021,

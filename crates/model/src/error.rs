@@ -26,6 +26,10 @@ pub enum ModelError {
         message: String,
     },
 
+    /// A case that cannot be brought onto (or back from) the network's grid.
+    #[error(transparent)]
+    Volume(#[from] adamm_volume::VolumeError),
+
     /// A tensor could not be read back from the device.
     #[error("reading a tensor back from the device failed: {0}")]
     Readback(String),

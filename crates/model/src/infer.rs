@@ -16,6 +16,10 @@ use crate::config::AdammConfig;
 use crate::error::{ModelError, Result};
 use crate::network::{Student, Teacher};
 
+/// Probability above which a class is called (each class is its own sigmoid), as the authors
+/// evaluate.
+pub const LABEL_THRESHOLD: f32 = 0.5;
+
 /// The tumour classes (NETC, SNFH, ET) lead the probability maps; background, when present,
 /// comes after them.
 const TUMOUR_CLASSES: usize = 3;
@@ -428,6 +432,30 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         let (channels, dims) = self.network_grid(case);
         let coarse = self.segment_channels(&channels, dims, availability, progress)?;
         Ok(self.case_grid(coarse, case))
+    }
+
+    /// The label map of a preprocessed case on its native grid (the grid and orientation of
+    /// the files it was read from; internal labels, see [`Segmentation::labels`]), called at
+    /// [`LABEL_THRESHOLD`]: what `adamm segment` writes and the browser app shows.
+    pub fn segment_labels(
+        &self,
+        case: &Preprocessed,
+        availability: Availability,
+        progress: impl FnMut(Progress),
+    ) -> Result<Vec<u8>> {
+        let seg = self.segment(case, availability, progress)?;
+        Ok(case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?)
+    }
+
+    /// [`Segmenter::segment_labels`] with asynchronous readback (for WebGPU in a browser).
+    pub async fn segment_labels_async(
+        &self,
+        case: &Preprocessed,
+        availability: Availability,
+        progress: impl FnMut(Progress),
+    ) -> Result<Vec<u8>> {
+        let seg = self.segment_async(case, availability, progress).await?;
+        Ok(case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?)
     }
 
     /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).

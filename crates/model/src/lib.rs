@@ -149,7 +149,7 @@ pub use error::{ModelError, Result};
 pub use garm::{Garm, GarmConfig};
 pub use infer::{
     probabilities_to_labels, Progress, Segmentation, SegmentationNetwork, Segmenter,
-    SlidingWindowConfig,
+    SlidingWindowConfig, LABEL_THRESHOLD,
 };
 pub use info::{forward_flops, Flops, ParameterBreakdown};
 pub use loss::{LossConfig, LossTerms, Targets};

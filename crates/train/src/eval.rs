@@ -16,9 +16,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::TrainError;
 use crate::report::{mean_row, summarize, CombinationSummary, EvalRow};
 
-/// Probability above which a class is called (each class is a sigmoid).
-pub const THRESHOLD: f32 = 0.5;
-
 /// Evaluates one case under each of `combinations` that its files allow (a combination
 /// needing a modality the case lacks is skipped and named in the second return value).
 pub fn evaluate_case(
@@ -54,10 +51,9 @@ pub fn evaluate_case(
             skipped.push(combination);
             continue;
         }
-        let seg = segmenter
-            .segment(&pre, combination, |_| {})
+        let native = segmenter
+            .segment_labels(&pre, combination, |_| {})
             .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
-        let native = pre.labels_to_native(&seg.labels(THRESHOLD))?;
         let metrics = region_metrics(&native, truth, dims, spacing)
             .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
         for (region, m) in metrics {
