@@ -1,10 +1,7 @@
-//! Pure, platform-independent helpers behind the file list: how many files may be chosen, how a
-//! size is written, and what is said about a file once its bytes have been read.
+//! Pure, platform-independent helpers behind the file list: how a size is written, and what is
+//! said about a file once its bytes have been read.
 //!
 //! Nothing here touches the DOM, so it is unit-tested natively with `cargo test`.
-
-/// The most files one case may have: BraTS cases have four MRI sequences (T1, T1c, T2, FLAIR).
-pub const MAX_FILES: usize = 4;
 
 /// Writes a byte count the way people read it: `512 B`, `1.5 KiB`, `33.8 MiB`.
 pub fn format_size(bytes: u64) -> String {
@@ -19,19 +16,6 @@ pub fn format_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
-}
-
-/// The message shown when the user picks a number of files the app cannot use, or `None` when
-/// the count is fine (1 to [`MAX_FILES`]).
-pub fn count_problem(count: usize) -> Option<String> {
-    match count {
-        0 => Some("No file chosen.".to_owned()),
-        n if n > MAX_FILES => Some(format!(
-            "{n} files chosen: choose at most {MAX_FILES} (one per MRI sequence). \
-             Only the first {MAX_FILES} are read."
-        )),
-        _ => None,
-    }
 }
 
 /// What a file's bytes turned out to be, as shown under its name.
@@ -79,15 +63,6 @@ mod tests {
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(35_458_000), "33.8 MiB");
         assert_eq!(format_size(u64::MAX), "16777216.0 TiB");
-    }
-
-    #[test]
-    fn file_counts() {
-        assert!(count_problem(0).is_some());
-        for n in 1..=MAX_FILES {
-            assert_eq!(count_problem(n), None);
-        }
-        assert!(count_problem(5).unwrap().contains("at most 4"));
     }
 
     /// A minimal uncompressed NIfTI-1 file: a `dims` grid of uint8 voxels, spacing from pixdim,

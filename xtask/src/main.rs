@@ -1,8 +1,9 @@
 //! Project automation for AdaMM, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! * `cargo xtask test`: install the pinned tools if needed, then format check, clippy (native
-//!   and wasm32), native tests, the release wasm build of the app with Trunk and, once such a
-//!   crate exists, the browser tests. Stops at the first failing step and names it.
+//!   and wasm32), native tests, the app's state-logic tests in Chromium (wasm-bindgen-test),
+//!   the release wasm build of the app with Trunk, and the end-to-end browser tests
+//!   (`tests/e2e`). Stops at the first failing step and names it.
 //! * `cargo xtask serve [--port N]`: install the pinned tools if needed, then `trunk serve`.
 //! * `cargo xtask fuzz [--seconds N]`: run the `read_bytes` fuzz target of `crates/volume/fuzz`.
 //!
@@ -316,8 +317,27 @@ fn test(steps: &mut Steps) -> Result<()> {
         native_tests.args(["--exclude", package]);
     }
     steps.run("test (native)", &mut native_tests)?;
+    steps.run(
+        "test (wasm32 app, in Chromium)",
+        cargo()
+            .args([
+                "test",
+                "--package",
+                APP_PACKAGE,
+                "--target",
+                WASM_TARGET,
+                "--test",
+                "web",
+            ])
+            .env("CHROMEDRIVER", chromedriver()),
+    )?;
     steps.run("trunk build", command("trunk").args(["build", "--release"]))?;
     run_browser_tests(steps, &e2e)
+}
+
+/// The chromedriver to use: `$CHROMEDRIVER`, else Debian's (`apt-get install chromium-driver`).
+fn chromedriver() -> String {
+    env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned())
 }
 
 /// The packages of end-to-end browser-test crates, i.e. `tests/<name>/Cargo.toml`.
@@ -349,7 +369,11 @@ fn run_browser_tests(steps: &mut Steps, packages: &[String]) -> Result<()> {
     for package in packages {
         steps.run(
             &format!("browser tests ({package})"),
-            cargo().args(["test", "--package", package]),
+            // --nocapture: the e2e run prints its timings (wasm size, first paint, time to
+            // segment on each backend).
+            cargo()
+                .args(["test", "--package", package, "--", "--nocapture"])
+                .env("CHROMEDRIVER", chromedriver()),
         )?;
     }
     Ok(())

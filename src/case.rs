@@ -1,0 +1,434 @@
+//! The case the user assembles in the page: which file plays which role (one of the four
+//! modalities or the ground truth), and what is wrong with each file.
+//!
+//! Pure logic, no DOM: unit-tested natively and in the browser (`wasm-bindgen-test`).
+
+use std::rc::Rc;
+
+use adamm_volume::brats::{
+    check_same_grid, classify_file_name, Availability, FileRole, LabelConvention, Modality,
+};
+use adamm_volume::Volume;
+
+/// What a file is used as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// One of the four MRI modalities.
+    Image(Modality),
+    /// The ground-truth segmentation (BraTS 2021 or 2023 labels).
+    Truth,
+}
+
+impl Role {
+    /// Every role, in the order the page lists them.
+    pub const ALL: [Role; 5] = [
+        Role::Image(Modality::T1),
+        Role::Image(Modality::T1Gd),
+        Role::Image(Modality::T2),
+        Role::Image(Modality::Flair),
+        Role::Truth,
+    ];
+
+    /// Display name: `T1`, `T1Gd`, `T2`, `FLAIR`, `ground truth`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Image(m) => m.name(),
+            Role::Truth => "ground truth",
+        }
+    }
+
+    /// A stable key for form controls (`t1`, `t1gd`, `t2`, `flair`, `truth`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Image(Modality::T1) => "t1",
+            Role::Image(Modality::T1Gd) => "t1gd",
+            Role::Image(Modality::T2) => "t2",
+            Role::Image(Modality::Flair) => "flair",
+            Role::Truth => "truth",
+        }
+    }
+
+    /// The role whose [`Role::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.key() == key)
+    }
+
+    /// The role a BraTS 2021/2023 file name announces (`…_t1ce.nii.gz`, `…-t2f.nii`,
+    /// `…-seg.nii.gz`), if any.
+    pub fn from_file_name(name: &str) -> Option<Role> {
+        classify_file_name(name).map(|(_, role, _)| match role {
+            FileRole::Image(m) => Role::Image(m),
+            FileRole::Segmentation => Role::Truth,
+        })
+    }
+}
+
+/// A file's contents once read: the volume, or why it could not be used.
+#[derive(Debug, Clone)]
+pub enum Contents {
+    /// A readable 3-D volume, with the bytes it was decoded from (posted to the worker).
+    Volume {
+        /// The decoded volume.
+        volume: Rc<Volume>,
+        /// The file's bytes as read (NIfTI, gzip or not).
+        bytes: Rc<Vec<u8>>,
+    },
+    /// Not usable; the text says why (shown next to the file).
+    Unreadable(String),
+}
+
+/// One file the user gave.
+#[derive(Debug, Clone)]
+pub struct CaseFile {
+    /// Unique within the page.
+    pub id: u64,
+    /// The file name as the browser gives it.
+    pub name: String,
+    /// What it is used as (`None`: not used).
+    pub role: Option<Role>,
+    /// Its contents.
+    pub contents: Contents,
+}
+
+impl CaseFile {
+    /// The volume, if the file was readable.
+    pub fn volume(&self) -> Option<&Rc<Volume>> {
+        match &self.contents {
+            Contents::Volume { volume, .. } => Some(volume),
+            Contents::Unreadable(_) => None,
+        }
+    }
+}
+
+/// The most files a case holds: four modalities and a ground truth.
+pub const MAX_FILES: usize = 5;
+
+/// The files of the case being assembled.
+#[derive(Debug, Clone, Default)]
+pub struct Case {
+    files: Vec<CaseFile>,
+}
+
+impl Case {
+    /// The files, in the order they were added.
+    pub fn files(&self) -> &[CaseFile] {
+        &self.files
+    }
+
+    /// Adds a file. Its role is the one its name announces when no other file has it, else
+    /// the first free modality (a readable file only); it stays unused when all are taken.
+    pub fn add(&mut self, id: u64, name: String, contents: Contents) {
+        let free = |role: Role| self.holder(role).is_none();
+        let role = match (&contents, Role::from_file_name(&name)) {
+            (Contents::Unreadable(_), named) => named.filter(|&r| free(r)),
+            (_, Some(named)) if free(named) => Some(named),
+            (_, _) => Role::ALL[..4].iter().copied().find(|&r| free(r)),
+        };
+        self.files.push(CaseFile {
+            id,
+            name,
+            role,
+            contents,
+        });
+    }
+
+    /// Gives file `id` the role `role` (or none); a file that had that role loses it.
+    pub fn set_role(&mut self, id: u64, role: Option<Role>) {
+        if let Some(role) = role {
+            for f in &mut self.files {
+                if f.role == Some(role) && f.id != id {
+                    f.role = None;
+                }
+            }
+        }
+        if let Some(f) = self.files.iter_mut().find(|f| f.id == id) {
+            f.role = role;
+        }
+    }
+
+    /// Removes file `id`.
+    pub fn remove(&mut self, id: u64) {
+        self.files.retain(|f| f.id != id);
+    }
+
+    /// Removes every file.
+    pub fn clear(&mut self) {
+        self.files.clear();
+    }
+
+    /// The file that has `role`.
+    pub fn holder(&self, role: Role) -> Option<&CaseFile> {
+        self.files.iter().find(|f| f.role == Some(role))
+    }
+
+    /// The scan whose grid the others must share: of the readable scans, the one whose grid
+    /// most of the case's files (scans and ground truth) have, the earliest added on a tie. So
+    /// one odd file is the one flagged, whatever the order.
+    pub fn reference(&self) -> Option<&CaseFile> {
+        let used: Vec<&CaseFile> = self
+            .files
+            .iter()
+            .filter(|f| f.role.is_some() && f.volume().is_some())
+            .collect();
+        let same_grid = |a: &CaseFile, b: &CaseFile| match (a.volume(), b.volume()) {
+            (Some(x), Some(y)) => {
+                check_same_grid((&a.name, &x.header), (&b.name, &y.header)).is_ok()
+            }
+            _ => false,
+        };
+        used.iter()
+            .filter(|f| matches!(f.role, Some(Role::Image(_))))
+            .map(|f| (used.iter().filter(|g| same_grid(f, g)).count(), *f))
+            // `max_by_key` keeps the last of equals: reversed, that is the earliest added.
+            .rev()
+            .max_by_key(|(count, _)| *count)
+            .map(|(_, f)| f)
+    }
+
+    /// What is wrong with file `id`, as shown next to it; `None` when it can be used as
+    /// assigned (an unassigned readable file has no problem).
+    pub fn problem(&self, id: u64) -> Option<String> {
+        let file = self.files.iter().find(|f| f.id == id)?;
+        let volume = match &file.contents {
+            Contents::Unreadable(why) => return Some(why.clone()),
+            Contents::Volume { volume, .. } => volume,
+        };
+        let role = file.role?;
+        if let Some(reference) = self.reference() {
+            if reference.id != file.id {
+                let theirs = reference.volume().map(|v| &v.header)?;
+                if let Err(e) =
+                    check_same_grid((&reference.name, theirs), (&file.name, &volume.header))
+                {
+                    return Some(e.to_string());
+                }
+            }
+        }
+        if role == Role::Truth {
+            if let Err(e) = truth_labels(volume) {
+                return Some(format!("not a BraTS label map: {e}"));
+            }
+        }
+        None
+    }
+
+    /// The modalities that are assigned to a readable file on the common grid.
+    pub fn availability(&self) -> Availability {
+        Availability::from_present(Modality::ALL.map(|m| {
+            self.holder(Role::Image(m))
+                .is_some_and(|f| self.problem(f.id).is_none())
+        }))
+    }
+
+    /// The usable file of each modality, in [`Modality::ALL`] order.
+    pub fn images(&self) -> [Option<&CaseFile>; 4] {
+        let available = self.availability();
+        Modality::ALL.map(|m| {
+            if available.has(m) {
+                self.holder(Role::Image(m))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The ground truth's internal labels, when a usable truth file is assigned.
+    pub fn truth(&self) -> Option<Vec<u8>> {
+        let f = self.holder(Role::Truth)?;
+        if self.problem(f.id).is_some() {
+            return None;
+        }
+        truth_labels(f.volume()?).ok()
+    }
+
+    /// Why the case cannot be segmented yet, or `None` when it can.
+    pub fn not_ready(&self) -> Option<String> {
+        if self.availability().is_empty() {
+            Some(
+                "Add at least one MRI scan (T1, T1Gd, T2 or FLAIR) that reads and shares the \
+                 others' grid."
+                    .to_owned(),
+            )
+        } else {
+            None
+        }
+    }
+}
+
+/// A label file's values as internal labels (BraTS 2021 or 2023, told apart by the values).
+pub fn truth_labels(volume: &Volume) -> Result<Vec<u8>, adamm_volume::brats::LabelError> {
+    LabelConvention::detect(&volume.data)?.to_internal(&volume.data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use adamm_volume::nifti_io::{Datatype, Header};
+    use adamm_volume::Affine;
+
+    fn volume(dims: [usize; 3], affine: Affine, value: f32) -> Contents {
+        let n = dims.iter().product();
+        let header = Header::from_affine(dims, Datatype::F32, &affine);
+        Contents::Volume {
+            volume: Rc::new(Volume::new(vec![value; n], header).unwrap()),
+            bytes: Rc::new(Vec::new()),
+        }
+    }
+
+    fn scan() -> Contents {
+        volume([4, 5, 6], Affine::IDENTITY, 1.0)
+    }
+
+    fn roles(case: &Case) -> Vec<Option<&'static str>> {
+        case.files()
+            .iter()
+            .map(|f| f.role.map(Role::name))
+            .collect()
+    }
+
+    #[test]
+    fn brats_names_pick_their_roles_in_any_order() {
+        let mut case = Case::default();
+        for (id, name) in [
+            "BraTS-GLI-00001-000-seg.nii.gz",
+            "BraTS-GLI-00001-000-t2f.nii.gz",
+            "BraTS-GLI-00001-000-t1c.nii.gz",
+            "BraTS-GLI-00001-000-t1n.nii",
+            "BraTS-GLI-00001-000-t2w.nii.gz",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let contents = if name.ends_with("seg.nii.gz") {
+                volume([4, 5, 6], Affine::IDENTITY, 2.0)
+            } else {
+                scan()
+            };
+            case.add(id as u64, name.into(), contents);
+        }
+        assert_eq!(
+            roles(&case),
+            [
+                Some("ground truth"),
+                Some("FLAIR"),
+                Some("T1Gd"),
+                Some("T1"),
+                Some("T2")
+            ]
+        );
+        assert_eq!(case.availability().code(), "1111");
+        assert!(case.files().iter().all(|f| case.problem(f.id).is_none()));
+        assert_eq!(case.truth().map(|t| t[0]), Some(2));
+        assert_eq!(case.not_ready(), None);
+    }
+
+    #[test]
+    fn brats_2021_names_and_unnamed_files() {
+        let mut case = Case::default();
+        case.add(0, "BraTS2021_00000_flair.nii.gz".into(), scan());
+        case.add(1, "scan-a.nii.gz".into(), scan());
+        case.add(2, "scan-b.nii".into(), scan());
+        case.add(3, "BraTS2021_00000_t1ce.nii.gz".into(), scan());
+        // Unnamed files fill the first free modalities; the T1ce file finds T1Gd taken and
+        // gets the next free one.
+        assert_eq!(
+            roles(&case),
+            [Some("FLAIR"), Some("T1"), Some("T1Gd"), Some("T2")]
+        );
+        // The user gives the T1ce file its role back: scan-b loses it.
+        case.set_role(3, Some(Role::Image(Modality::T1Gd)));
+        assert_eq!(
+            roles(&case),
+            [Some("FLAIR"), Some("T1"), None, Some("T1Gd")]
+        );
+        case.set_role(2, Some(Role::Image(Modality::T2)));
+        assert_eq!(case.availability().code(), "1111");
+        case.remove(0);
+        assert_eq!(case.availability().code(), "1110");
+    }
+
+    #[test]
+    fn problems_are_named_next_to_the_file() {
+        let mut case = Case::default();
+        case.add(0, "a-t1n.nii.gz".into(), scan());
+        case.add(
+            1,
+            "broken-t2w.nii.gz".into(),
+            Contents::Unreadable("the file ends after 200 bytes".into()),
+        );
+        case.add(
+            2,
+            "b-t2f.nii.gz".into(),
+            volume([4, 5, 7], Affine::IDENTITY, 1.0),
+        );
+        let mut shifted = Affine::IDENTITY;
+        shifted.0[0][3] = 3.0;
+        case.add(3, "c-t1c.nii.gz".into(), volume([4, 5, 6], shifted, 1.0));
+        case.add(
+            4,
+            "d-seg.nii.gz".into(),
+            volume([4, 5, 6], Affine::IDENTITY, 7.0),
+        );
+
+        assert_eq!(case.problem(0), None);
+        assert_eq!(
+            case.problem(1).as_deref(),
+            Some("the file ends after 200 bytes")
+        );
+        let dims = case.problem(2).unwrap();
+        assert!(
+            dims.contains("dims") && dims.contains("a-t1n.nii.gz"),
+            "{dims}"
+        );
+        let affine = case.problem(3).unwrap();
+        assert!(affine.contains("affine"), "{affine}");
+        let labels = case.problem(4).unwrap();
+        assert!(labels.contains("label value 7"), "{labels}");
+        // Only the good T1 counts; the broken T2 keeps its role so the user sees why.
+        assert_eq!(case.availability().code(), "1000");
+        assert_eq!(case.files()[1].role, Some(Role::Image(Modality::T2)));
+        assert_eq!(case.truth(), None);
+        assert!(case.images()[3].is_none());
+    }
+
+    #[test]
+    fn the_odd_grid_out_is_flagged_whatever_the_order() {
+        for odd_first in [false, true] {
+            let mut case = Case::default();
+            let odd = volume([4, 5, 7], Affine::IDENTITY, 1.0);
+            if odd_first {
+                case.add(9, "odd-t1n.nii.gz".into(), odd.clone());
+            }
+            case.add(1, "a-t1c.nii.gz".into(), scan());
+            case.add(2, "a-t2f.nii.gz".into(), scan());
+            if !odd_first {
+                case.add(9, "odd-t1n.nii.gz".into(), odd);
+            }
+            assert_eq!(case.reference().map(|f| f.id), Some(1));
+            assert!(case.problem(9).is_some());
+            assert_eq!(case.problem(1), None);
+            assert_eq!(case.availability().code(), "0101");
+        }
+    }
+
+    #[test]
+    fn nothing_usable_means_not_ready() {
+        let mut case = Case::default();
+        assert!(case.not_ready().is_some());
+        case.add(0, "x.nii".into(), Contents::Unreadable("not NIfTI".into()));
+        assert!(case.not_ready().is_some());
+        assert_eq!(case.files()[0].role, None);
+        case.add(1, "y.nii".into(), scan());
+        assert_eq!(case.not_ready(), None);
+        case.clear();
+        assert!(case.files().is_empty());
+    }
+
+    #[test]
+    fn role_keys_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::from_key(r.key()), Some(r));
+        }
+        assert_eq!(Role::from_key("t3"), None);
+    }
+}

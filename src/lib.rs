@@ -1,0 +1,10 @@
+//! The AdaMM browser app's logic, shared by the page (`src/main.rs`) and the segmentation
+//! worker (`src/bin/worker/`). Everything here but [`protocol`] is free of the DOM and
+//! unit-tested natively. The model (Burn) is linked into the worker only, keeping the page's
+//! own wasm small.
+
+pub mod case;
+pub mod describe;
+pub mod outcome;
+pub mod protocol;
+pub mod view;

@@ -1,0 +1,261 @@
+//! Messages between the page and the segmentation worker, and their JavaScript form (plain
+//! objects with a `type` field; bytes as `Uint8Array`).
+//!
+//! The page loads the model's bytes once and posts them to the worker ([`Request::Model`]);
+//! each segmentation posts the files' own bytes (compressed NIfTI, a few MB), not decoded
+//! voxels, and gets back the label map on the files' grid.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Which backend the worker should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// WebGPU when the browser offers an adapter, else the CPU.
+    Auto,
+    /// The wasm CPU backend (flex), always.
+    Cpu,
+}
+
+/// From the page to the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// The student's weights (a burnpack file) and the backend to load them on.
+    Model {
+        /// The file's bytes.
+        bytes: Vec<u8>,
+        /// Where to run.
+        backend: BackendChoice,
+    },
+    /// Segment one case.
+    Segment {
+        /// Echoed in every reply about this job.
+        job: u32,
+        /// The NIfTI bytes of T1, T1Gd, T2, FLAIR (absent modalities `None`).
+        files: [Option<Vec<u8>>; 4],
+        /// Sliding-window edge on the network's grid.
+        window: u32,
+    },
+}
+
+/// From the worker to the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The worker is listening (messages posted before this would be lost): send the model.
+    Started,
+    /// The model is loaded; `backend` says where it runs (shown to the user), `note` why it
+    /// is not on the GPU when it is not.
+    Ready {
+        /// E.g. `WebGPU` or `CPU (wasm)`.
+        backend: String,
+        /// Why WebGPU was not used, if it was not.
+        note: Option<String>,
+    },
+    /// A window of job `job` is done.
+    Progress {
+        /// The job.
+        job: u32,
+        /// Windows done.
+        done: u32,
+        /// Windows in all.
+        total: u32,
+    },
+    /// Job `job` finished: the label map (internal labels 0–3) on the files' grid.
+    Done {
+        /// The job.
+        job: u32,
+        /// One label per voxel, in the files' voxel order.
+        labels: Vec<u8>,
+        /// Time spent in the worker.
+        seconds: f64,
+    },
+    /// Something failed: loading the model (`job` = `None`) or a job.
+    Failed {
+        /// The job, if the failure belongs to one.
+        job: Option<u32>,
+        /// What happened, for the user.
+        message: String,
+    },
+}
+
+/// A message that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed worker message: {0}")]
+pub struct Malformed(pub String);
+
+fn object(kind: &str) -> Object {
+    let o = Object::new();
+    set(&o, "type", &kind.into());
+    o
+}
+
+fn set(o: &Object, key: &str, value: &JsValue) {
+    // Setting a property of a fresh plain object cannot fail.
+    let _ = Reflect::set(o, &key.into(), value);
+}
+
+fn get(v: &JsValue, key: &str) -> Result<JsValue, Malformed> {
+    Reflect::get(v, &key.into()).map_err(|_| Malformed(format!("no field {key}")))
+}
+
+fn get_str(v: &JsValue, key: &str) -> Result<String, Malformed> {
+    get(v, key)?
+        .as_string()
+        .ok_or_else(|| Malformed(format!("{key} is not a string")))
+}
+
+fn get_u32(v: &JsValue, key: &str) -> Result<u32, Malformed> {
+    get(v, key)?
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= f64::from(u32::MAX))
+        .map(|n| n as u32)
+        .ok_or_else(|| Malformed(format!("{key} is not a count")))
+}
+
+fn get_bytes(v: &JsValue, key: &str) -> Result<Vec<u8>, Malformed> {
+    bytes(&get(v, key)?).ok_or_else(|| Malformed(format!("{key} is not bytes")))
+}
+
+fn bytes(v: &JsValue) -> Option<Vec<u8>> {
+    v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec)
+}
+
+impl Request {
+    /// The JavaScript object posted to the worker.
+    pub fn to_js(&self) -> JsValue {
+        match self {
+            Request::Model { bytes, backend } => {
+                let o = object("model");
+                set(&o, "bytes", &Uint8Array::from(bytes.as_slice()).into());
+                let b = match backend {
+                    BackendChoice::Auto => "auto",
+                    BackendChoice::Cpu => "cpu",
+                };
+                set(&o, "backend", &b.into());
+                o.into()
+            }
+            Request::Segment { job, files, window } => {
+                let o = object("segment");
+                set(&o, "job", &(*job).into());
+                let list = Array::new();
+                for f in files {
+                    list.push(&match f {
+                        Some(b) => Uint8Array::from(b.as_slice()).into(),
+                        None => JsValue::NULL,
+                    });
+                }
+                set(&o, "files", &list.into());
+                set(&o, "window", &(*window).into());
+                o.into()
+            }
+        }
+    }
+
+    /// Reads a message posted by the page.
+    pub fn from_js(v: &JsValue) -> Result<Request, Malformed> {
+        match get_str(v, "type")?.as_str() {
+            "model" => Ok(Request::Model {
+                bytes: get_bytes(v, "bytes")?,
+                backend: match get_str(v, "backend")?.as_str() {
+                    "auto" => BackendChoice::Auto,
+                    "cpu" => BackendChoice::Cpu,
+                    other => return Err(Malformed(format!("unknown backend {other}"))),
+                },
+            }),
+            "segment" => {
+                let list: Array = get(v, "files")?
+                    .dyn_into()
+                    .map_err(|_| Malformed("files is not a list".into()))?;
+                if list.length() != 4 {
+                    return Err(Malformed(format!("{} files, expected 4", list.length())));
+                }
+                let mut files: [Option<Vec<u8>>; 4] = Default::default();
+                for (i, f) in files.iter_mut().enumerate() {
+                    let item = list.get(i as u32);
+                    if !item.is_null() {
+                        *f = Some(
+                            bytes(&item).ok_or_else(|| Malformed("a file is not bytes".into()))?,
+                        );
+                    }
+                }
+                Ok(Request::Segment {
+                    job: get_u32(v, "job")?,
+                    files,
+                    window: get_u32(v, "window")?,
+                })
+            }
+            other => Err(Malformed(format!("unknown request {other}"))),
+        }
+    }
+}
+
+impl Reply {
+    /// The JavaScript object posted to the page.
+    pub fn to_js(&self) -> JsValue {
+        match self {
+            Reply::Started => object("started").into(),
+            Reply::Ready { backend, note } => {
+                let o = object("ready");
+                set(&o, "backend", &backend.into());
+                set(
+                    &o,
+                    "note",
+                    &note.as_deref().map_or(JsValue::NULL, JsValue::from),
+                );
+                o.into()
+            }
+            Reply::Progress { job, done, total } => {
+                let o = object("progress");
+                set(&o, "job", &(*job).into());
+                set(&o, "done", &(*done).into());
+                set(&o, "total", &(*total).into());
+                o.into()
+            }
+            Reply::Done {
+                job,
+                labels,
+                seconds,
+            } => {
+                let o = object("done");
+                set(&o, "job", &(*job).into());
+                set(&o, "labels", &Uint8Array::from(labels.as_slice()).into());
+                set(&o, "seconds", &(*seconds).into());
+                o.into()
+            }
+            Reply::Failed { job, message } => {
+                let o = object("failed");
+                set(&o, "job", &job.map_or(JsValue::NULL, JsValue::from));
+                set(&o, "message", &message.into());
+                o.into()
+            }
+        }
+    }
+
+    /// Reads a message posted by the worker.
+    pub fn from_js(v: &JsValue) -> Result<Reply, Malformed> {
+        match get_str(v, "type")?.as_str() {
+            "started" => Ok(Reply::Started),
+            "ready" => Ok(Reply::Ready {
+                backend: get_str(v, "backend")?,
+                note: get(v, "note")?.as_string(),
+            }),
+            "progress" => Ok(Reply::Progress {
+                job: get_u32(v, "job")?,
+                done: get_u32(v, "done")?,
+                total: get_u32(v, "total")?,
+            }),
+            "done" => Ok(Reply::Done {
+                job: get_u32(v, "job")?,
+                labels: get_bytes(v, "labels")?,
+                seconds: get(v, "seconds")?
+                    .as_f64()
+                    .ok_or_else(|| Malformed("seconds is not a number".into()))?,
+            }),
+            "failed" => Ok(Reply::Failed {
+                job: get(v, "job")?.as_f64().map(|n| n as u32),
+                message: get_str(v, "message")?,
+            }),
+            other => Err(Malformed(format!("unknown reply {other}"))),
+        }
+    }
+}

@@ -1,0 +1,678 @@
+//! The browser app end to end, in real headless Chromium driven through chromedriver, against
+//! the Trunk-built `dist/` served on 127.0.0.1 (build it first: `cargo xtask test` does).
+//!
+//! One session walks through what a user does: open the page, load a case, segment it,
+//! download the result; the labels must equal the native pipeline's (`adamm segment`'s steps)
+//! on the same files and carry the input's grid. WebGPU (Chromium's software adapter here) runs
+//! a small case and must agree with the CPU backend. A corrupt file must get its message.
+//! Every request the browser makes must go to the page's own origin. Screenshots and the
+//! timings are written to `target/e2e/`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use adamm_model::burn::tensor::Device;
+use adamm_model::{Segmenter, SlidingWindowConfig, Student};
+use adamm_volume::brats::{LabelConvention, Region};
+use adamm_volume::metrics::region_metrics;
+use adamm_volume::nifti_io::write_bytes;
+use adamm_volume::preprocess::{preprocess, PreprocessOptions};
+use adamm_volume::{read_path, Affine, Header, Volume};
+use anyhow::{bail, ensure, Context, Result};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// The app's sliding window (src/main.rs, `WINDOW`).
+const WINDOW: usize = 64;
+const SAMPLE: [&str; 4] = ["t1n", "t1c", "t2w", "t2f"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sample_file(suffix: &str) -> PathBuf {
+    root().join(format!("public/sample/SYN-GLI-00003-000-{suffix}.nii.gz"))
+}
+
+fn artefacts() -> PathBuf {
+    let dir = root().join("target/e2e");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+// ---- serving dist/ ----------------------------------------------------------------------
+
+/// Serves `dist/` on 127.0.0.1 and records every path asked for.
+struct Server {
+    port: u16,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+fn mime(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        Some("svg") => "image/svg+xml",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+fn serve(dist: PathBuf, log: Arc<Mutex<Vec<String>>>) -> Result<Server> {
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let port = server
+        .server_addr()
+        .to_ip()
+        .context("not an IP address")?
+        .port();
+    let thread = std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let url = request.url().split('?').next().unwrap_or("/").to_owned();
+            log.lock().unwrap().push(url.clone());
+            let rel = url.trim_start_matches('/');
+            let path = if rel.is_empty() {
+                dist.join("index.html")
+            } else {
+                dist.join(rel)
+            };
+            let inside = path
+                .canonicalize()
+                .ok()
+                .filter(|p| p.starts_with(dist.canonicalize().unwrap_or_default()));
+            let response = match inside.and_then(|p| std::fs::read(&p).ok().map(|b| (p, b))) {
+                Some((p, bytes)) => {
+                    let header =
+                        tiny_http::Header::from_bytes("Content-Type", mime(&p)).expect("header");
+                    tiny_http::Response::from_data(bytes).with_header(header)
+                }
+                None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+            };
+            let _ = request.respond(response);
+        }
+    });
+    Ok(Server {
+        port,
+        _thread: thread,
+    })
+}
+
+// ---- chromedriver -----------------------------------------------------------------------
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_driver() -> Result<Driver> {
+    let exe = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = free_port()?;
+    let child = Command::new(&exe)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {exe} (apt-get install chromium-driver)"))?;
+    let driver = Driver { child, port };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(driver)
+}
+
+/// chromedriver's own commands: read the performance log, run a DevTools command.
+#[derive(Debug)]
+enum Chrome {
+    /// A log: `performance` (network events) or `browser` (the console).
+    Log(&'static str),
+    Cdp(&'static str, Value),
+}
+
+impl WebDriverCompatibleCommand for Chrome {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let id = session_id.unwrap_or_default();
+        match self {
+            Chrome::Log(_) => base_url.join(&format!("session/{id}/se/log")),
+            Chrome::Cdp(..) => base_url.join(&format!("session/{id}/goog/cdp/execute")),
+        }
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = match self {
+            Chrome::Log(kind) => json!({ "type": kind }),
+            Chrome::Cdp(cmd, params) => json!({"cmd": cmd, "params": params}),
+        };
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn connect(driver: &Driver, downloads: &Path) -> Result<Client> {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-unsafe-webgpu",
+        "--window-size=1400,1100",
+    ];
+    let profile = tempfile::tempdir()?;
+    let profile_arg = format!("--user-data-dir={}", profile.path().display());
+    args.push(&profile_arg);
+    let mut options = json!({
+        "args": args,
+        "prefs": {
+            "download.default_directory": downloads.display().to_string(),
+            "download.prompt_for_download": false,
+            // Several downloads from one page (one per result) without a prompt.
+            "profile.default_content_setting_values.automatic_downloads": 1,
+        },
+    });
+    if let Ok(binary) = std::env::var("CHROME") {
+        options["binary"] = json!(binary);
+    } else if Path::new("/usr/bin/chromium").exists() {
+        options["binary"] = json!("/usr/bin/chromium");
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    caps.insert(
+        "goog:loggingPrefs".into(),
+        json!({"performance": "ALL", "browser": "ALL"}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .context("starting Chromium through chromedriver")?;
+    // The profile folder must outlive the browser; it is removed with the test's temp dir.
+    std::mem::forget(profile);
+    client
+        .issue_cmd(Chrome::Cdp(
+            "Page.setDownloadBehavior",
+            json!({"behavior": "allow", "downloadPath": downloads.display().to_string()}),
+        ))
+        .await
+        .context("allowing downloads")?;
+    Ok(client)
+}
+
+// ---- page helpers -----------------------------------------------------------------------
+
+async fn text(c: &Client, css: &str) -> Result<String> {
+    Ok(c.find(Locator::Css(css)).await?.text().await?)
+}
+
+/// Waits until `css` matches an element, up to `limit`.
+async fn wait_for(c: &Client, css: &str, limit: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        if c.find(Locator::Css(css)).await.is_ok() {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            let body = text(c, "body").await.unwrap_or_default();
+            bail!("no {css} after {limit:?}; the page says:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn file_count(c: &Client) -> Result<usize> {
+    Ok(c.find_all(Locator::Css("ul.files li")).await?.len())
+}
+
+async fn clear_files(c: &Client) -> Result<()> {
+    while let Ok(button) = c.find(Locator::Css("ul.files li button.remove")).await {
+        button.click().await?;
+    }
+    Ok(())
+}
+
+async fn upload(c: &Client, files: &[PathBuf]) -> Result<()> {
+    let before = file_count(c).await?;
+    let list: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    c.find(Locator::Css("#nifti-files"))
+        .await?
+        .send_keys(&list.join("\n"))
+        .await?;
+    let started = Instant::now();
+    while file_count(c).await? < before + files.len() {
+        ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the files did not appear"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+async fn choose_backend(c: &Client, value: &str) -> Result<()> {
+    c.find(Locator::Css(&format!(
+        "section.model select option[value='{value}']"
+    )))
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        c,
+        ".model-state[data-state='ready']",
+        Duration::from_secs(120),
+    )
+    .await
+}
+
+/// Clicks Segment and waits for its result (a report with a new job number); returns the
+/// seconds the worker reported.
+async fn segment(c: &Client, limit: Duration) -> Result<f64> {
+    let current = ".report.current";
+    let previous = match c.find(Locator::Css(current)).await {
+        Ok(e) => e.attr("data-job").await?,
+        Err(_) => None,
+    };
+    c.find(Locator::Css("#segment")).await?.click().await?;
+    let started = Instant::now();
+    loop {
+        if let Ok(report) = c.find(Locator::Css(current)).await {
+            if report.attr("data-job").await? != previous {
+                let t = report.find(Locator::Css("h3")).await?.text().await?;
+                let seconds = t
+                    .split(" · ")
+                    .nth(1)
+                    .and_then(|s| s.split(' ').next())
+                    .and_then(|s| s.parse().ok())
+                    .with_context(|| format!("no time in the report {t:?}"))?;
+                return Ok(seconds);
+            }
+        }
+        if let Ok(n) = c.find(Locator::Css("section.run .notice")).await {
+            bail!("segmentation failed: {}", n.text().await?);
+        }
+        ensure!(
+            started.elapsed() < limit,
+            "no result after {limit:?}: {}",
+            text(c, "section.run").await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Clicks Download and returns the downloaded label map.
+async fn download(c: &Client, dir: &Path) -> Result<Volume> {
+    c.find(Locator::Css("#download")).await?.click().await?;
+    let bytes = downloaded(c, dir, ".nii.gz").await?;
+    Ok(adamm_volume::read_bytes(&bytes)?)
+}
+
+/// Waits for a finished download whose name ends in `suffix` and returns its bytes; the file
+/// is removed, so the next download of the same name is seen too.
+async fn downloaded(c: &Client, dir: &Path, suffix: &str) -> Result<Vec<u8>> {
+    let started = Instant::now();
+    loop {
+        let done: Vec<PathBuf> = list(dir)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .collect();
+        if let [one] = done.as_slice() {
+            let bytes = std::fs::read(one)?;
+            std::fs::remove_file(one)?;
+            return Ok(bytes);
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "no *{suffix} download in {} ({:?}); the page says: {}",
+            dir.display(),
+            list(dir),
+            text(c, "section.run").await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn list(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+async fn screenshot(c: &Client, name: &str) -> Result<()> {
+    let png = c.screenshot().await?;
+    std::fs::write(artefacts().join(name), png)?;
+    Ok(())
+}
+
+// ---- references -------------------------------------------------------------------------
+
+/// The native pipeline on the same files: what `adamm segment` computes (labels on the
+/// files' grid), on flex.
+fn native_labels(files: &[PathBuf]) -> Result<Vec<u8>> {
+    let device = Device::flex();
+    let student = Student::load_any(root().join("public/models/adamm-light.bpk"), &device)?;
+    let volumes: Vec<Volume> = files
+        .iter()
+        .map(|p| read_path(p))
+        .collect::<Result<_, _>>()?;
+    let case = preprocess(
+        [0, 1, 2, 3].map(|i| volumes.get(i)),
+        PreprocessOptions::default(),
+    )?;
+    let segmenter = Segmenter::new(
+        student,
+        SlidingWindowConfig::new().with_window([WINDOW; 3]),
+        &device,
+    )?;
+    Ok(segmenter.segment_labels(&case, case.availability, |_| {})?)
+}
+
+/// Internal labels of a downloaded (BraTS 2023) file.
+fn labels_of(v: &Volume) -> Result<Vec<u8>> {
+    Ok(LabelConvention::Brats2023.to_internal(&v.data)?)
+}
+
+/// Per-region Dice of two label maps on `reference`'s grid.
+fn dice(a: &[u8], b: &[u8], reference: &Volume) -> Result<BTreeMap<&'static str, f64>> {
+    let m = region_metrics(a, b, reference.dims(), reference.spacing_mm())?;
+    Ok(m.iter().map(|(r, m)| (r.name(), m.dice)).collect())
+}
+
+fn assert_same_grid(got: &Volume, input: &Volume) -> Result<()> {
+    ensure!(
+        got.dims() == input.dims(),
+        "dims {:?} vs {:?}",
+        got.dims(),
+        input.dims()
+    );
+    let d = got
+        .world_from_voxel()
+        .max_abs_diff(&input.world_from_voxel());
+    ensure!(
+        d < 1e-4,
+        "the download's affine differs from the input's by {d} mm"
+    );
+    Ok(())
+}
+
+/// The sample cropped to a `size` box around its tumour (a few windows: for the slow
+/// software WebGPU adapter), written as NIfTI files with the crop's own affine.
+fn small_case(dir: &Path, size: [usize; 3]) -> Result<Vec<PathBuf>> {
+    let truth = read_path(&sample_file("seg"))?;
+    let dims = truth.dims();
+    let (mut sum, mut n) = ([0f64; 3], 0f64);
+    for (i, &v) in truth.data.iter().enumerate() {
+        if v > 0.0 {
+            let (x, y, z) = (i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1]));
+            sum = [sum[0] + x as f64, sum[1] + y as f64, sum[2] + z as f64];
+            n += 1.0;
+        }
+    }
+    ensure!(n > 0.0, "the sample has no tumour");
+    let start: [usize; 3] = [0, 1, 2].map(|a| {
+        ((sum[a] / n) as usize)
+            .saturating_sub(size[a] / 2)
+            .min(dims[a] - size[a])
+    });
+    let mut out = Vec::new();
+    for suffix in SAMPLE {
+        let v = read_path(&sample_file(suffix))?;
+        let mut data = Vec::with_capacity(size.iter().product());
+        for z in 0..size[2] {
+            for y in 0..size[1] {
+                for x in 0..size[0] {
+                    let (i, j, k) = (start[0] + x, start[1] + y, start[2] + z);
+                    data.push(v.data[i + dims[0] * (j + dims[1] * k)]);
+                }
+            }
+        }
+        // voxel (x, y, z) of the crop = voxel (x, y, z) + start of the sample.
+        let mut translate = Affine::IDENTITY;
+        for (row, s) in translate.0.iter_mut().zip(start) {
+            row[3] = s as f64;
+        }
+        let affine = v.world_from_voxel().compose(&translate);
+        let header = Header::from_affine(size, adamm_volume::nifti_io::Datatype::F32, &affine);
+        let path = dir.join(format!("SMALL-00000-000-{suffix}.nii.gz"));
+        std::fs::write(&path, write_bytes(&header, &data, true)?)?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+fn gzip_size(path: &Path) -> Result<usize> {
+    let bytes = std::fs::read(path)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&bytes)?;
+    Ok(gz.finish()?.len())
+}
+
+// ---- the test ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_segments_cases_in_the_browser_and_nothing_leaves_the_machine() -> Result<()> {
+    let dist = root().join("dist");
+    ensure!(
+        dist.join("index.html").exists(),
+        "{} has no index.html: build the app first (trunk build --release, or cargo xtask test)",
+        dist.display()
+    );
+    let mut report = Vec::<String>::new();
+    for entry in list(&dist) {
+        if entry.extension().is_some_and(|e| e == "wasm") {
+            let raw = std::fs::metadata(&entry)?.len();
+            report.push(format!(
+                "wasm {}: {:.1} MB, {:.1} MB gzipped",
+                entry.file_name().unwrap_or_default().to_string_lossy(),
+                raw as f64 / 1e6,
+                gzip_size(&entry)? as f64 / 1e6
+            ));
+        }
+    }
+
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let server = serve(dist, requests.clone())?;
+    let origin = format!("http://127.0.0.1:{}", server.port);
+    let driver = start_driver()?;
+    let downloads = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    let c = connect(&driver, downloads.path()).await?;
+
+    let result = walk_through(&c, &origin, downloads.path(), work.path(), &mut report).await;
+
+    // Whatever happened, every request the browser made must have stayed on this origin.
+    let log = c.issue_cmd(Chrome::Log("performance")).await?;
+    let console = c.issue_cmd(Chrome::Log("browser")).await?;
+    let console: Vec<String> = console
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| format!("{} {}", e["level"], e["message"]))
+        .collect();
+    std::fs::write(artefacts().join("console.txt"), console.join("\n") + "\n")?;
+    let mut urls = Vec::new();
+    for entry in log.as_array().into_iter().flatten() {
+        let message: Value = serde_json::from_str(entry["message"].as_str().unwrap_or("{}"))?;
+        if message["message"]["method"] == "Network.requestWillBeSent" {
+            if let Some(u) = message["message"]["params"]["request"]["url"].as_str() {
+                urls.push(u.to_owned());
+            }
+        }
+    }
+    let _ = c.close().await;
+    println!("\n== e2e report ==");
+    for line in &report {
+        println!("{line}");
+    }
+    std::fs::write(artefacts().join("report.txt"), report.join("\n") + "\n")?;
+    if result.is_err() {
+        println!("browser console:\n{}", console.join("\n"));
+    }
+    result?;
+
+    ensure!(!urls.is_empty(), "the performance log recorded no request");
+    // Anything that can reach a network (http, https, ws, wss, ftp…) must be this origin;
+    // data:, blob: and the browser's own chrome:// pages (its start page) never leave it.
+    let local_schemes = ["data:", "blob:", "chrome:", "chrome-untrusted:", "about:"];
+    let foreign: Vec<&String> = urls
+        .iter()
+        .filter(|u| !local_schemes.iter().any(|s| u.starts_with(s)))
+        .filter(|u| !u.starts_with(&format!("{origin}/")))
+        .collect();
+    ensure!(foreign.is_empty(), "requests left the machine: {foreign:?}");
+    let served = requests.lock().unwrap().clone();
+    ensure!(
+        served.iter().any(|p| p.ends_with("adamm-light.bpk")),
+        "the model was not fetched from the page's origin: {served:?}"
+    );
+    println!("{} requests, all to {origin}", urls.len());
+    Ok(())
+}
+
+async fn walk_through(
+    c: &Client,
+    origin: &str,
+    downloads: &Path,
+    work: &Path,
+    report: &mut Vec<String>,
+) -> Result<()> {
+    c.goto(&format!("{origin}/")).await?;
+    wait_for(c, "#sample", Duration::from_secs(60)).await?;
+    let paint = c
+        .execute(
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
+             return p ? p.startTime : null;",
+            vec![],
+        )
+        .await?;
+    report.push(format!(
+        "first contentful paint: {} ms",
+        paint.as_f64().map_or("n/a".into(), |v| format!("{v:.0}"))
+    ));
+    wait_for(
+        c,
+        ".model-state[data-state='ready']",
+        Duration::from_secs(120),
+    )
+    .await?;
+    report.push(format!("model: {}", text(c, ".model-state").await?));
+
+    // A corrupt file gets its own message, and the page keeps working.
+    let corrupt = work.join("broken-t1n.nii.gz");
+    let good = std::fs::read(sample_file("t1n"))?;
+    std::fs::write(&corrupt, &good[..good.len() / 3])?;
+    upload(c, &[corrupt]).await?;
+    let problem = text(c, "ul.files li.bad .problem").await?;
+    ensure!(
+        problem.to_lowercase().contains("gzip")
+            || problem.contains("ends")
+            || problem.contains("truncated"),
+        "unexpected message for a truncated file: {problem}"
+    );
+    report.push(format!("truncated file: {problem}"));
+    clear_files(c).await?;
+
+    // WebGPU on a small case, checked against the CPU backend on the same files.
+    let small = small_case(work, [64, 64, 48])?;
+    upload(c, &small).await?;
+    let state = text(c, ".model-state").await?;
+    if state.contains("WebGPU") {
+        let gpu_seconds = segment(c, Duration::from_secs(300)).await?;
+        let gpu = download(c, downloads).await?;
+        choose_backend(c, "cpu").await?;
+        let cpu_seconds = segment(c, Duration::from_secs(120)).await?;
+        let cpu = download(c, downloads).await?;
+        let input = read_path(&small[0])?;
+        assert_same_grid(&gpu, &input)?;
+        let d = dice(&labels_of(&gpu)?, &labels_of(&cpu)?, &input)?;
+        report.push(format!(
+            "small case 64×64×48: WebGPU {gpu_seconds:.1} s, CPU {cpu_seconds:.1} s; \
+             WebGPU vs CPU Dice {d:?}"
+        ));
+        for (region, value) in &d {
+            ensure!(
+                *value >= 0.99,
+                "WebGPU and CPU disagree on {region}: Dice {value}"
+            );
+        }
+    } else {
+        bail!("the browser offered no WebGPU (started with --enable-unsafe-webgpu): {state}");
+    }
+    clear_files(c).await?;
+
+    // The full-size sample on the CPU backend, against the native pipeline.
+    screenshot(c, "before.png").await?;
+    c.find(Locator::Css("#sample")).await?.click().await?;
+    let started = Instant::now();
+    while file_count(c).await? < 5 {
+        ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sample did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seconds = segment(c, Duration::from_secs(600)).await?;
+    screenshot(c, "after.png").await?;
+    let got = download(c, downloads).await?;
+    let files: Vec<PathBuf> = SAMPLE.iter().map(|s| sample_file(s)).collect();
+    let input = read_path(&files[0])?;
+    assert_same_grid(&got, &input)?;
+    let labels = labels_of(&got)?;
+    let native = native_labels(&files)?;
+    let identical = labels == native;
+    let d = dice(&labels, &native, &input)?;
+    report.push(format!(
+        "sample 240×240×155 on the CPU backend: {seconds:.1} s in the worker; \
+         labels identical to the native pipeline: {identical}; Dice vs native {d:?}"
+    ));
+    if !identical {
+        for region in Region::ALL {
+            let v = d[region.name()];
+            ensure!(
+                v >= 0.99,
+                "browser and native disagree on {}: Dice {v}",
+                region.name()
+            );
+        }
+    }
+    let table = text(c, ".report.current table.metrics").await?;
+    ensure!(
+        table.contains("WT") && table.contains("ET"),
+        "no metrics table: {table}"
+    );
+    c.find(Locator::Css("#screenshot")).await?.click().await?;
+    let png = downloaded(c, downloads, ".png").await?;
+    ensure!(
+        png.starts_with(b"\x89PNG"),
+        "the views' screenshot is not a PNG"
+    );
+    std::fs::write(artefacts().join("views.png"), png)?;
+    Ok(())
+}
