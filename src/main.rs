@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use adamm_app::case::{Case, Contents, Role, MAX_FILES};
 use adamm_app::describe::{self, Summary};
-use adamm_app::outcome::{download_name, Outcome};
+use adamm_app::outcome::{download_name, Outcome, Run};
 use adamm_app::protocol::{BackendChoice, Reply, Request};
 use adamm_app::view::{centroid, render, Layout, Overlay, Plane, Window};
 use adamm_volume::brats::{Availability, LabelConvention, Modality, LABEL_COLOURS};
@@ -128,6 +128,7 @@ fn App() -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     let switched_off = RwSignal::new([false; 4]);
     let tick = RwSignal::new(0.0f64);
+    let fall_back = RwSignal::new(0u32);
 
     // Views.
     let cursor = RwSignal::new([0usize; 3]);
@@ -162,9 +163,10 @@ fn App() -> impl IntoView {
         Reply::Done {
             job,
             labels,
+            presence,
             seconds,
         } => {
-            let Some(run) = running.get_untracked().filter(|r| r.job == job) else {
+            let Some(finished) = running.get_untracked().filter(|r| r.job == job) else {
                 return;
             };
             running.set(None);
@@ -175,15 +177,15 @@ fn App() -> impl IntoView {
             let built = case.with_untracked(|c| {
                 let header = c.reference()?.volume()?.header.clone();
                 let truth = c.truth();
-                Some(Outcome::new(
+                let run = Run {
                     job,
-                    run.availability,
+                    availability: finished.availability,
                     labels,
-                    &header,
-                    truth.as_deref(),
+                    presence,
                     seconds,
                     backend,
-                ))
+                };
+                Some(Outcome::new(run, &header, truth.as_deref()))
             });
             match built {
                 Some(Ok(o)) => {
@@ -237,15 +239,17 @@ fn App() -> impl IntoView {
                 .map(|e| e.message())
                 .unwrap_or_default();
             running.set(None);
-            let fell_back = backend_choice.get_untracked() == BackendChoice::Auto;
-            model_state.set(ModelState::Failed(format!(
-                "The segmentation worker stopped ({detail}).{}",
-                if fell_back {
-                    " If the GPU was lost or ran out of memory, choose \"CPU\" and try again."
-                } else {
-                    ""
-                }
-            )));
+            if backend_choice.get_untracked() == BackendChoice::Auto {
+                // Most likely the GPU was lost or ran out of memory: go on on the CPU.
+                message.set(Some(format!(
+                    "The GPU worker stopped ({detail}); switched to the CPU. Segment again."
+                )));
+                fall_back.set(fall_back.get_untracked() + 1);
+            } else {
+                model_state.set(ModelState::Failed(format!(
+                    "The segmentation worker stopped ({detail}). Reload the page to try again."
+                )));
+            }
         });
         w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -256,6 +260,13 @@ fn App() -> impl IntoView {
             _on_error: on_error,
         }));
     };
+
+    // A worker that died on the GPU is replaced by one on the CPU.
+    Effect::new(move |_| {
+        if fall_back.get() > 0 {
+            start_worker(BackendChoice::Cpu);
+        }
+    });
 
     // Load the shipped model once.
     spawn_local(async move {
@@ -467,7 +478,7 @@ fn App() -> impl IntoView {
         let l = outcome
             .get()
             .zip(underlay.get())
-            .map(|(o, u)| Rc::new(u.map.canonical_from_native(&o.labels)));
+            .map(|(o, u)| Rc::new(u.map.canonical_from_native(&o.run.labels)));
         labels_canonical.set(l);
     });
     // A new result brings the crosshair to the tumour.
@@ -476,7 +487,7 @@ fn App() -> impl IntoView {
         let Some(labels) = labels_canonical.get() else {
             return;
         };
-        let job = outcome.get_untracked().map_or(0, |o| o.job);
+        let job = outcome.get_untracked().map_or(0, |o| o.run.job);
         if centred_job.get_value() == job {
             return;
         }
@@ -673,7 +684,7 @@ fn App() -> impl IntoView {
             let header = f.volume()?.header.clone();
             Some((
                 o.nifti(&header, convention),
-                download_name(&f.name, o.availability),
+                download_name(&f.name, o.run.availability),
             ))
         });
         match made {
@@ -723,8 +734,14 @@ fn App() -> impl IntoView {
                 </p>
                 <label>
                     "Run on "
-                    <select on:change=on_backend>
-                        <option value="auto" selected>"WebGPU if available"</option>
+                    <select
+                        on:change=on_backend
+                        prop:value=move || match backend_choice.get() {
+                            BackendChoice::Auto => "auto",
+                            BackendChoice::Cpu => "cpu",
+                        }
+                    >
+                        <option value="auto">"WebGPU if available"</option>
                         <option value="cpu">"CPU"</option>
                     </select>
                 </label>
@@ -1006,20 +1023,27 @@ fn report(o: &Outcome, title: &str, current: bool) -> impl IntoView {
             })
             .collect_view()
     });
+    let presence = match o.run.presence[..] {
+        [netc, snfh, et] => format!(
+            "Presence (the model's probability that each is in the case): NETC {netc:.2} · \
+             SNFH {snfh:.2} · ET {et:.2}"
+        ),
+        _ => String::new(),
+    };
     view! {
         <div
             class="report"
             class:current=current
             class:kept=!current
-            data-code=o.availability.code()
-            data-job=o.job
+            data-code=o.run.availability.code()
+            data-job=o.run.job
         >
             <h3>
                 {format!(
                     "{title}: {} · {:.1} s on {}",
-                    o.availability.name(),
-                    o.seconds,
-                    o.backend
+                    o.run.availability.name(),
+                    o.run.seconds,
+                    o.run.backend
                 )}
             </h3>
             <p class="volumes">
@@ -1031,6 +1055,9 @@ fn report(o: &Outcome, title: &str, current: bool) -> impl IntoView {
                     v.wt(),
                     v.tc()
                 )}
+            </p>
+            <p class="presence">
+                {presence}
             </p>
             {metrics
                 .map(|rows| {

@@ -40,40 +40,42 @@ impl Volumes {
     }
 }
 
-/// One segmentation the page holds.
+/// What the worker returned for one job.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// The worker job that made it (distinguishes successive results of one case).
+pub struct Run {
+    /// The worker job (distinguishes successive results of one case).
     pub job: u32,
     /// The modalities it used.
     pub availability: Availability,
     /// Internal labels in the files' voxel order.
     pub labels: Vec<u8>,
-    /// Volumes in mL.
-    pub volumes: Volumes,
-    /// Dice, HD95 (mm), … per region against the ground truth, when there is one.
-    pub metrics: Option<[(Region, MaskMetrics); 3]>,
+    /// The presence head's probability that NETC, SNFH, ET are in the case.
+    pub presence: Vec<f32>,
     /// Seconds the worker took.
     pub seconds: f64,
     /// Where it ran (`WebGPU`, `CPU (wasm)`).
     pub backend: String,
 }
 
+/// One segmentation the page holds: the worker's result and what is reported about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The worker's result.
+    pub run: Run,
+    /// Volumes in mL.
+    pub volumes: Volumes,
+    /// Dice, HD95 (mm), … per region against the ground truth, when there is one.
+    pub metrics: Option<[(Region, MaskMetrics); 3]>,
+}
+
 impl Outcome {
-    /// Builds the report of `labels` on the grid of `header`, scored against `truth` if given.
-    pub fn new(
-        job: u32,
-        availability: Availability,
-        labels: Vec<u8>,
-        header: &Header,
-        truth: Option<&[u8]>,
-        seconds: f64,
-        backend: String,
-    ) -> Result<Outcome, String> {
-        if labels.len() != header.voxel_count() {
+    /// Builds the report of `run`'s labels on the grid of `header`, scored against `truth`
+    /// (internal labels on the same grid) if given.
+    pub fn new(run: Run, header: &Header, truth: Option<&[u8]>) -> Result<Outcome, String> {
+        if run.labels.len() != header.voxel_count() {
             return Err(format!(
                 "the worker returned {} labels for a grid of {} voxels",
-                labels.len(),
+                run.labels.len(),
                 header.voxel_count()
             ));
         }
@@ -82,19 +84,15 @@ impl Outcome {
             .map_err(|e| e.to_string())?
             .column_norms();
         let metrics = match truth {
-            Some(t) => {
-                Some(region_metrics(&labels, t, header.dims, spacing).map_err(|e| e.to_string())?)
-            }
+            Some(t) => Some(
+                region_metrics(&run.labels, t, header.dims, spacing).map_err(|e| e.to_string())?,
+            ),
             None => None,
         };
         Ok(Outcome {
-            job,
-            availability,
-            volumes: Volumes::of(&labels, spacing),
-            labels,
+            volumes: Volumes::of(&run.labels, spacing),
+            run,
             metrics,
-            seconds,
-            backend,
         })
     }
 
@@ -105,6 +103,7 @@ impl Outcome {
         convention: LabelConvention,
     ) -> Result<Vec<u8>, String> {
         let values: Vec<u8> = self
+            .run
             .labels
             .iter()
             .map(|&l| convention.file_value(l))
@@ -150,16 +149,15 @@ mod tests {
         labels[1] = label::NETC;
         labels[2] = label::SNFH;
         labels[3] = label::SNFH;
-        let outcome = Outcome::new(
-            1,
-            Availability::FULL,
-            labels.clone(),
-            &header,
-            Some(&labels),
-            1.5,
-            "CPU (wasm)".into(),
-        )
-        .unwrap();
+        let run = |labels: Vec<u8>| Run {
+            job: 1,
+            availability: Availability::FULL,
+            labels,
+            presence: vec![0.9, 0.8, 0.7],
+            seconds: 1.5,
+            backend: "CPU (wasm)".into(),
+        };
+        let outcome = Outcome::new(run(labels.clone()), &header, Some(&labels)).unwrap();
         // One voxel is 2 × 1 × 0.5 mm = 1 µL.
         assert_eq!(outcome.volumes.et, 0.001);
         assert_eq!(outcome.volumes.snfh, 0.002);
@@ -174,15 +172,7 @@ mod tests {
         assert!(back.world_from_voxel().max_abs_diff(&affine) < 1e-6);
         assert_eq!(&back.data[..5], &[4.0, 1.0, 2.0, 2.0, 0.0]);
 
-        let wrong = Outcome::new(
-            2,
-            Availability::FULL,
-            vec![0; 5],
-            &header,
-            None,
-            0.0,
-            String::new(),
-        );
+        let wrong = Outcome::new(run(vec![0; 5]), &header, None);
         assert!(wrong.unwrap_err().contains("5 labels"));
     }
 

@@ -66,6 +66,8 @@ pub enum Reply {
         job: u32,
         /// One label per voxel, in the files' voxel order.
         labels: Vec<u8>,
+        /// The presence head's probability for NETC, SNFH, ET.
+        presence: Vec<f32>,
         /// Time spent in the worker.
         seconds: f64,
     },
@@ -214,11 +216,17 @@ impl Reply {
             Reply::Done {
                 job,
                 labels,
+                presence,
                 seconds,
             } => {
                 let o = object("done");
                 set(&o, "job", &(*job).into());
                 set(&o, "labels", &Uint8Array::from(labels.as_slice()).into());
+                set(
+                    &o,
+                    "presence",
+                    &js_sys::Float32Array::from(presence.as_slice()).into(),
+                );
                 set(&o, "seconds", &(*seconds).into());
                 o.into()
             }
@@ -247,6 +255,10 @@ impl Reply {
             "done" => Ok(Reply::Done {
                 job: get_u32(v, "job")?,
                 labels: get_bytes(v, "labels")?,
+                presence: get(v, "presence")?
+                    .dyn_ref::<js_sys::Float32Array>()
+                    .map(js_sys::Float32Array::to_vec)
+                    .ok_or_else(|| Malformed("presence is not a Float32Array".into()))?,
                 seconds: get(v, "seconds")?
                     .as_f64()
                     .ok_or_else(|| Malformed("seconds is not a number".into()))?,

@@ -116,6 +116,7 @@ fn worker_messages_survive_their_javascript_form() {
         Reply::Done {
             job: 1,
             labels: vec![0, 1, 2, 3],
+            presence: vec![0.25, 0.5, 1.0],
             seconds: 1.5,
         },
         Reply::Failed {

@@ -162,11 +162,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressStyle::with_template("segmenting {bar:30} {pos}/{len} windows [{elapsed}]")
             .expect("valid template"),
     );
-    let labels = segmenter.segment_labels(&pre, availability, |p| {
+    let result = segmenter.segment_labels(&pre, availability, |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
+    let labels = result.labels;
     let convention = match args.labels {
         LabelsArg::Brats2023 => LabelConvention::Brats2023,
         LabelsArg::Brats2021 => LabelConvention::Brats2021,
@@ -193,6 +194,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         count(&|l| Region::WT.contains(l)),
         count(&|l| Region::TC.contains(l)),
     );
+    if let [netc, snfh, et] = result.presence[..] {
+        println!("presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}");
+    }
     if let Some(truth_path) = &args.truth {
         let truth = truth_labels(truth_path, &reference)?;
         let metrics = region_metrics(&labels, &truth, reference.dims(), reference.spacing_mm())?;

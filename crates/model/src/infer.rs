@@ -104,6 +104,18 @@ pub struct Segmentation {
     pub dims: [usize; 3],
     /// One map per class (NETC, SNFH, ET, background), x fastest.
     pub probabilities: Vec<Vec<f32>>,
+    /// The presence head's probability that each tumour class (NETC, SNFH, ET) is in the
+    /// case: the largest over the windows.
+    pub presence: Vec<f32>,
+}
+
+/// A case's label map on its native grid, with the presence scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseLabels {
+    /// Internal labels (see [`Segmentation::labels`]) in the files' voxel order.
+    pub labels: Vec<u8>,
+    /// See [`Segmentation::presence`].
+    pub presence: Vec<f32>,
 }
 
 impl Segmentation {
@@ -205,6 +217,8 @@ struct Blend {
     window: [usize; 3],
     sums: Vec<Vec<f32>>,
     weight: Vec<f32>,
+    /// Largest presence probability per tumour class so far.
+    presence: Vec<f32>,
 }
 
 impl<N: SegmentationNetwork> Segmenter<N> {
@@ -337,17 +351,22 @@ impl<N: SegmentationNetwork> Segmenter<N> {
     }
 
     /// Runs the network on one window and gates the tumour classes by presence; returns the
-    /// probabilities `[1, classes, wz, wy, wx]` still on the device.
-    fn run_window(&self, x: Tensor<5>, availability: Availability) -> Result<Tensor<5>> {
+    /// probabilities `[1, classes, wz, wy, wx]` and the presence `[1, classes − 1]`, still on
+    /// the device.
+    fn run_window(
+        &self,
+        x: Tensor<5>,
+        availability: Availability,
+    ) -> Result<(Tensor<5>, Tensor<2>)> {
         let (probs, presence) = self.network.segment_window(x, availability)?;
         if !self.config.presence_gating {
-            return Ok(probs);
+            return Ok((probs, presence));
         }
         let [_, k] = presence.dims();
-        let gate = presence.greater_elem(0.5).float(); // [1, k]
+        let gate = presence.clone().greater_elem(0.5).float(); // [1, k]
         let ones = Tensor::<2>::ones([1, 1], &self.device);
         let gate = Tensor::cat(vec![gate, ones], 1).reshape([1, k + 1, 1, 1, 1]);
-        Ok(probs * gate)
+        Ok((probs * gate, presence))
     }
 
     fn new_blend(&self, dims: [usize; 3]) -> Blend {
@@ -358,6 +377,7 @@ impl<N: SegmentationNetwork> Segmenter<N> {
             window: self.config.window,
             sums: vec![vec![0.0; n]; classes],
             weight: vec![0.0; n],
+            presence: vec![0.0; classes.saturating_sub(1)],
         }
     }
 
@@ -376,11 +396,16 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         let mut blend = self.new_blend(dims);
         for (i, w) in plan.iter().enumerate() {
             let x = self.window_input(channels, dims, availability, *w);
-            let probs = self.run_window(x, availability)?;
+            let (probs, presence) = self.run_window(x, availability)?;
             let data = probs
                 .try_into_data()
                 .map_err(|e| ModelError::Readback(e.to_string()))?;
             blend.add(data, w.start, &self.weights)?;
+            blend.add_presence(
+                presence
+                    .try_into_data()
+                    .map_err(|e| ModelError::Readback(e.to_string()))?,
+            )?;
             progress(Progress {
                 done: i + 1,
                 total: plan.len(),
@@ -403,12 +428,18 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         let mut blend = self.new_blend(dims);
         for (i, w) in plan.iter().enumerate() {
             let x = self.window_input(channels, dims, availability, *w);
-            let probs = self.run_window(x, availability)?;
+            let (probs, presence) = self.run_window(x, availability)?;
             let data = probs
                 .into_data_async()
                 .await
                 .map_err(|e| ModelError::Readback(e.to_string()))?;
             blend.add(data, w.start, &self.weights)?;
+            blend.add_presence(
+                presence
+                    .into_data_async()
+                    .await
+                    .map_err(|e| ModelError::Readback(e.to_string()))?,
+            )?;
             progress(Progress {
                 done: i + 1,
                 total: plan.len(),
@@ -442,9 +473,12 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         case: &Preprocessed,
         availability: Availability,
         progress: impl FnMut(Progress),
-    ) -> Result<Vec<u8>> {
+    ) -> Result<CaseLabels> {
         let seg = self.segment(case, availability, progress)?;
-        Ok(case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?)
+        Ok(CaseLabels {
+            labels: case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?,
+            presence: seg.presence,
+        })
     }
 
     /// [`Segmenter::segment_labels`] with asynchronous readback (for WebGPU in a browser).
@@ -453,9 +487,12 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         case: &Preprocessed,
         availability: Availability,
         progress: impl FnMut(Progress),
-    ) -> Result<Vec<u8>> {
+    ) -> Result<CaseLabels> {
         let seg = self.segment_async(case, availability, progress).await?;
-        Ok(case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?)
+        Ok(CaseLabels {
+            labels: case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?,
+            presence: seg.presence,
+        })
     }
 
     /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).
@@ -509,6 +546,7 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         Segmentation {
             dims,
             probabilities,
+            presence: coarse.presence,
         }
     }
 }
@@ -562,6 +600,26 @@ impl Blend {
         Segmentation {
             dims: self.dims,
             probabilities: self.sums,
+            presence: self.presence,
         }
+    }
+
+    /// Takes one window's presence probabilities (`[1, classes − 1]`) into the maxima.
+    fn add_presence(&mut self, data: TensorData) -> Result<()> {
+        let data = data.convert::<f32>();
+        let values = data
+            .as_slice::<f32>()
+            .map_err(|e| ModelError::Readback(format!("{e:?}")))?;
+        if values.len() != self.presence.len() {
+            return Err(ModelError::Readback(format!(
+                "a window's presence came back with {} values, expected {}",
+                values.len(),
+                self.presence.len()
+            )));
+        }
+        for (p, &v) in self.presence.iter_mut().zip(values) {
+            *p = p.max(v);
+        }
+        Ok(())
     }
 }

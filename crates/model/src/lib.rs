@@ -148,7 +148,7 @@ pub use discriminator::{StyleDiscriminator, StyleDiscriminatorConfig};
 pub use error::{ModelError, Result};
 pub use garm::{Garm, GarmConfig};
 pub use infer::{
-    probabilities_to_labels, Progress, Segmentation, SegmentationNetwork, Segmenter,
+    probabilities_to_labels, CaseLabels, Progress, Segmentation, SegmentationNetwork, Segmenter,
     SlidingWindowConfig, LABEL_THRESHOLD,
 };
 pub use info::{forward_flops, Flops, ParameterBreakdown};

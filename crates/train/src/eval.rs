@@ -53,7 +53,8 @@ pub fn evaluate_case(
         }
         let native = segmenter
             .segment_labels(&pre, combination, |_| {})
-            .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
+            .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?
+            .labels;
         let metrics = region_metrics(&native, truth, dims, spacing)
             .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
         for (region, m) in metrics {

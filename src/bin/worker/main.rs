@@ -91,9 +91,10 @@ mod worker {
                 )
                 .await;
                 post(&match result {
-                    Ok(labels) => Reply::Done {
+                    Ok(result) => Reply::Done {
                         job,
-                        labels,
+                        labels: result.labels,
+                        presence: result.presence,
                         seconds: (js_sys::Date::now() - started) / 1000.0,
                     },
                     Err(message) => Reply::Failed {

@@ -3,7 +3,7 @@
 //! labels back on the files' grid), with errors worded for the page.
 
 use adamm_model::burn::tensor::Device;
-use adamm_model::{Progress, Segmenter, SlidingWindowConfig, Student, WeightsInfo};
+use adamm_model::{CaseLabels, Progress, Segmenter, SlidingWindowConfig, Student, WeightsInfo};
 use adamm_volume::brats::{check_same_grid, Modality};
 use adamm_volume::preprocess::{preprocess, PreprocessOptions};
 use adamm_volume::{read_bytes, Volume};
@@ -28,14 +28,14 @@ pub fn load_student(bytes: &[u8], device: &Device) -> Result<Student, String> {
 }
 
 /// Segments a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset): the label
-/// map (internal labels) in the files' own voxel order.
+/// map (internal labels) in the files' own voxel order, with the presence scores.
 pub async fn segment_files(
     student: &Student,
     device: &Device,
     files: &[Option<Vec<u8>>; 4],
     window: usize,
     progress: impl FnMut(Progress),
-) -> Result<Vec<u8>, String> {
+) -> Result<CaseLabels, String> {
     let mut volumes: [Option<Volume>; 4] = Default::default();
     let mut reference: Option<(&str, adamm_volume::Header)> = None;
     for (m, bytes) in Modality::ALL.iter().zip(files) {

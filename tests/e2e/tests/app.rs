@@ -277,6 +277,20 @@ async fn upload(c: &Client, files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// Clicks "try the sample" and waits for its five files.
+async fn load_sample(c: &Client) -> Result<()> {
+    c.find(Locator::Css("#sample")).await?.click().await?;
+    let started = Instant::now();
+    while file_count(c).await? < 5 {
+        ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sample did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
 async fn choose_backend(c: &Client, value: &str) -> Result<()> {
     c.find(Locator::Css(&format!(
         "section.model select option[value='{value}']"
@@ -391,7 +405,9 @@ fn native_labels(files: &[PathBuf]) -> Result<Vec<u8>> {
         SlidingWindowConfig::new().with_window([WINDOW; 3]),
         &device,
     )?;
-    Ok(segmenter.segment_labels(&case, case.availability, |_| {})?)
+    Ok(segmenter
+        .segment_labels(&case, case.availability, |_| {})?
+        .labels)
 }
 
 /// Internal labels of a downloaded (BraTS 2023) file.
@@ -627,17 +643,30 @@ async fn walk_through(
     }
     clear_files(c).await?;
 
+    // The full-size sample on WebGPU, only when asked (software WebGPU takes minutes here):
+    // ADAMM_E2E_WEBGPU_SAMPLE=1 cargo test -p adamm-e2e -- --nocapture
+    if std::env::var_os("ADAMM_E2E_WEBGPU_SAMPLE").is_some() {
+        choose_backend(c, "auto").await?;
+        load_sample(c).await?;
+        let seconds = segment(c, Duration::from_secs(1800)).await?;
+        let got = download(c, downloads).await?;
+        let files: Vec<PathBuf> = SAMPLE.iter().map(|s| sample_file(s)).collect();
+        let d = dice(
+            &labels_of(&got)?,
+            &native_labels(&files)?,
+            &read_path(&files[0])?,
+        )?;
+        report.push(format!(
+            "sample 240×240×155 on WebGPU ({}): {seconds:.1} s in the worker; Dice vs native {d:?}",
+            text(c, ".model-state").await?
+        ));
+        clear_files(c).await?;
+        choose_backend(c, "cpu").await?;
+    }
+
     // The full-size sample on the CPU backend, against the native pipeline.
     screenshot(c, "before.png").await?;
-    c.find(Locator::Css("#sample")).await?.click().await?;
-    let started = Instant::now();
-    while file_count(c).await? < 5 {
-        ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "the sample did not load"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    load_sample(c).await?;
     let seconds = segment(c, Duration::from_secs(600)).await?;
     screenshot(c, "after.png").await?;
     let got = download(c, downloads).await?;
