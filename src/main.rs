@@ -309,8 +309,28 @@ fn App() -> impl IntoView {
             }
         });
     };
+    // A model file given by the user (picked, or dropped with the scans).
+    let load_model = move |file: web_sys::File| {
+        spawn_local(async move {
+            match read_file(&file).await {
+                Ok(bytes) => {
+                    model_name.set(file.name());
+                    model_bytes.set_value(Some(Rc::new(bytes)));
+                    start_worker(backend_choice.get_untracked());
+                }
+                Err(e) => model_state.set(ModelState::Failed(e)),
+            }
+        });
+    };
     let add_files = move |list: web_sys::FileList| {
-        let count = list.length() as usize;
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        let (models, files): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|f| f.name().to_ascii_lowercase().ends_with(".bpk"));
+        if let Some(model) = models.into_iter().next() {
+            load_model(model);
+        }
+        let count = files.len();
         if count + case.with_untracked(|c| c.files().len()) > MAX_FILES {
             message.set(Some(format!(
                 "A case has at most {MAX_FILES} files (four scans and a ground truth); \
@@ -318,8 +338,7 @@ fn App() -> impl IntoView {
             )));
             return;
         }
-        for i in 0..list.length() {
-            let Some(file) = list.get(i) else { continue };
+        for file in files {
             spawn_local(async move {
                 match read_file(&file).await {
                     Ok(bytes) => add_bytes(file.name(), bytes),
@@ -371,19 +390,10 @@ fn App() -> impl IntoView {
     };
     let on_model_file = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
-        let Some(file) = input.files().and_then(|l| l.get(0)) else {
-            return;
-        };
-        spawn_local(async move {
-            match read_file(&file).await {
-                Ok(bytes) => {
-                    model_name.set(file.name());
-                    model_bytes.set_value(Some(Rc::new(bytes)));
-                    start_worker(backend_choice.get_untracked());
-                }
-                Err(e) => model_state.set(ModelState::Failed(e)),
-            }
-        });
+        if let Some(file) = input.files().and_then(|l| l.get(0)) {
+            load_model(file);
+        }
+        input.set_value("");
     };
 
     // ---- segmenting -------------------------------------------------------------------
@@ -764,7 +774,7 @@ fn App() -> impl IntoView {
                 <h2>"Case"</h2>
                 <p>
                     "Drop 1–4 NIfTI scans (.nii, .nii.gz) of one case here, plus its ground truth \
-                     if you have it, or "
+                     if you have it (a .bpk model file dropped here replaces the model), or "
                     <label class="file-button">
                         "choose files"
                         <input

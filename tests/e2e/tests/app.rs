@@ -32,8 +32,10 @@ use serde_json::{json, Value};
 const WINDOW: usize = 64;
 const SAMPLE: [&str; 4] = ["t1n", "t1c", "t2w", "t2f"];
 
+/// The repository root, canonical (chromedriver refuses file paths with `..` in them).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn sample_file(suffix: &str) -> PathBuf {
@@ -379,7 +381,9 @@ fn list(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Saves a screenshot of the top of the page (the views) as a test artefact.
 async fn screenshot(c: &Client, name: &str) -> Result<()> {
+    c.execute("window.scrollTo(0, 0);", vec![]).await?;
     let png = c.screenshot().await?;
     std::fs::write(artefacts().join(name), png)?;
     Ok(())
@@ -703,5 +707,23 @@ async fn walk_through(
         "the views' screenshot is not a PNG"
     );
     std::fs::write(artefacts().join("views.png"), png)?;
+
+    // A file that is not a model, given as the model, is refused with a message.
+    c.find(Locator::Css("section.model input[type='file']"))
+        .await?
+        .send_keys(&sample_file("seg").display().to_string())
+        .await?;
+    wait_for(
+        c,
+        ".model-state[data-state='failed']",
+        Duration::from_secs(60),
+    )
+    .await?;
+    let refused = text(c, ".model-state").await?;
+    ensure!(
+        refused.contains("not an AdaMM model file"),
+        "unexpected message for a wrong model file: {refused}"
+    );
+    report.push(format!("wrong model file: {refused}"));
     Ok(())
 }
