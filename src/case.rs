@@ -3,10 +3,12 @@
 //!
 //! Pure logic, no DOM: unit-tested natively and in the browser (`wasm-bindgen-test`).
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use adamm_volume::brats::{
-    check_same_grid, classify_file_name, Availability, FileRole, LabelConvention, Modality,
+    check_same_grid, classify_file_name, Availability, FileRole, LabelConvention, LabelError,
+    Modality,
 };
 use adamm_volume::Volume;
 
@@ -77,6 +79,9 @@ pub enum Contents {
     Unreadable(String),
 }
 
+/// A file's voxels as a BraTS label map (internal labels), or why they are not one.
+pub type AsLabels = Result<Rc<Vec<u8>>, LabelError>;
+
 /// One file the user gave.
 #[derive(Debug, Clone)]
 pub struct CaseFile {
@@ -88,9 +93,20 @@ pub struct CaseFile {
     pub role: Option<Role>,
     /// Its contents.
     pub contents: Contents,
+    /// Its voxels read as a BraTS label map, converted once when first asked for (the
+    /// page asks on every redraw of the file list).
+    labels: Rc<OnceCell<Option<AsLabels>>>,
 }
 
 impl CaseFile {
+    /// The file as a label map (internal labels), or why it is not one; `None` when
+    /// unreadable.
+    pub fn labels(&self) -> Option<&AsLabels> {
+        self.labels
+            .get_or_init(|| self.volume().map(|v| truth_labels(v).map(Rc::new)))
+            .as_ref()
+    }
+
     /// The volume, if the file was readable.
     pub fn volume(&self) -> Option<&Rc<Volume>> {
         match &self.contents {
@@ -129,6 +145,7 @@ impl Case {
             name,
             role,
             contents,
+            labels: Rc::default(),
         });
     }
 
@@ -205,7 +222,7 @@ impl Case {
             }
         }
         if role == Role::Truth {
-            if let Err(e) = truth_labels(volume) {
+            if let Some(Err(e)) = file.labels() {
                 return Some(format!("not a BraTS label map: {e}"));
             }
         }
@@ -233,12 +250,12 @@ impl Case {
     }
 
     /// The ground truth's internal labels, when a usable truth file is assigned.
-    pub fn truth(&self) -> Option<Vec<u8>> {
+    pub fn truth(&self) -> Option<Rc<Vec<u8>>> {
         let f = self.holder(Role::Truth)?;
         if self.problem(f.id).is_some() {
             return None;
         }
-        truth_labels(f.volume()?).ok()
+        f.labels()?.as_ref().ok().cloned()
     }
 
     /// Why the case cannot be segmented yet, or `None` when it can.
@@ -256,7 +273,7 @@ impl Case {
 }
 
 /// A label file's values as internal labels (BraTS 2021 or 2023, told apart by the values).
-pub fn truth_labels(volume: &Volume) -> Result<Vec<u8>, adamm_volume::brats::LabelError> {
+pub fn truth_labels(volume: &Volume) -> Result<Vec<u8>, LabelError> {
     LabelConvention::detect(&volume.data)?.to_internal(&volume.data)
 }
 

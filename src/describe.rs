@@ -30,19 +30,30 @@ pub enum Summary {
 /// Decodes a file read in the page with [`adamm_volume::read_bytes`] (NIfTI-1/2, gzip or not)
 /// and describes it, e.g. `240 × 240 × 155 voxels · 1 × 1 × 1 mm · LPS · int16 · 2.9 MiB`.
 pub fn summarize(bytes: &[u8]) -> Summary {
-    let size = format_size(bytes.len() as u64);
     match adamm_volume::read_bytes(bytes) {
-        Ok(volume) => {
-            let [x, y, z] = volume.dims();
-            let spacing = volume.spacing_mm().map(format_mm).join(" × ");
-            Summary::Volume(format!(
-                "{x} × {y} × {z} voxels · {spacing} mm · {} · {} · {size}",
-                volume.orientation_code(),
-                volume.header.datatype.name(),
-            ))
-        }
-        Err(e) => Summary::Unreadable(format!("Not readable as a 3-D NIfTI volume ({size}): {e}")),
+        Ok(volume) => Summary::Volume(describe_volume(&volume, bytes.len())),
+        Err(e) => Summary::Unreadable(unreadable(bytes.len(), &e)),
     }
+}
+
+/// The description of a volume already decoded from a file of `file_bytes` bytes.
+pub fn describe_volume(volume: &adamm_volume::Volume, file_bytes: usize) -> String {
+    let [x, y, z] = volume.dims();
+    let spacing = volume.spacing_mm().map(format_mm).join(" × ");
+    format!(
+        "{x} × {y} × {z} voxels · {spacing} mm · {} · {} · {}",
+        volume.orientation_code(),
+        volume.header.datatype.name(),
+        format_size(file_bytes as u64)
+    )
+}
+
+/// What is said about a file of `file_bytes` bytes that could not be decoded.
+pub fn unreadable(file_bytes: usize, error: &adamm_volume::VolumeError) -> String {
+    format!(
+        "Not readable as a 3-D NIfTI volume ({}): {error}",
+        format_size(file_bytes as u64)
+    )
 }
 
 /// A voxel size in mm with at most three decimals and no trailing zeros (`1`, `0.938`).

@@ -8,7 +8,7 @@
 use std::rc::Rc;
 
 use adamm_app::case::{Case, Contents, Role, MAX_FILES};
-use adamm_app::describe::{self, Summary};
+use adamm_app::describe;
 use adamm_app::outcome::{download_name, Outcome, Run};
 use adamm_app::protocol::{BackendChoice, Reply, Request};
 use adamm_app::view::{centroid, render, Layout, Overlay, Plane, Window};
@@ -52,17 +52,14 @@ async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
-/// A file's bytes decoded for the case list.
+/// A file's bytes decoded (once) for the case.
 fn contents(bytes: Vec<u8>) -> Contents {
     match adamm_volume::read_bytes(&bytes) {
         Ok(volume) => Contents::Volume {
             volume: Rc::new(volume),
             bytes: Rc::new(bytes),
         },
-        Err(_) => match describe::summarize(&bytes) {
-            Summary::Unreadable(why) => Contents::Unreadable(why),
-            Summary::Volume(_) => Contents::Unreadable("unreadable".into()),
-        },
+        Err(e) => Contents::Unreadable(describe::unreadable(bytes.len(), &e)),
     }
 }
 
@@ -185,7 +182,11 @@ fn App() -> impl IntoView {
                     seconds,
                     backend,
                 };
-                Some(Outcome::new(run, &header, truth.as_deref()))
+                Some(Outcome::new(
+                    run,
+                    &header,
+                    truth.as_ref().map(|t| t.as_slice()),
+                ))
             });
             match built {
                 Some(Ok(o)) => {
@@ -397,9 +398,11 @@ fn App() -> impl IntoView {
     };
 
     // ---- segmenting -------------------------------------------------------------------
+    // The scans the case has, and those of them switched on.
+    let have = Memo::new(move |_| case.with(Case::availability));
     let availability = Memo::new(move |_| {
         let off = switched_off.get();
-        let have = case.with(Case::availability).present();
+        let have = have.get().present();
         Availability::from_present([0, 1, 2, 3].map(|i| have[i] && !off[i]))
     });
     let segment = move |_| {
@@ -408,16 +411,12 @@ fn App() -> impl IntoView {
             message.set(Some("Switch on at least one available scan.".into()));
             return;
         }
+        // The usable scan of each modality switched on, as the bytes read.
         let files = case.with_untracked(|c| {
-            c.images().map(|f| {
-                f.filter(|f| {
-                    f.role
-                        .is_some_and(|r| matches!(r, Role::Image(m) if a.has(m)))
-                })
-                .and_then(|f| match &f.contents {
-                    Contents::Volume { bytes, .. } => Some(bytes.as_ref().clone()),
-                    Contents::Unreadable(_) => None,
-                })
+            let images = c.images();
+            Modality::ALL.map(|m| match images[m.index()].map(|f| &f.contents) {
+                Some(Contents::Volume { bytes, .. }) if a.has(m) => Some(bytes.as_ref().clone()),
+                _ => None,
             })
         });
         let job = next_job.get_value();
@@ -516,6 +515,16 @@ fn App() -> impl IntoView {
         truth_canonical.set(t);
     });
 
+    // How the views are laid out now (for the event handlers).
+    let layout_now = move || {
+        underlay.with_untracked(|u| {
+            u.as_ref().map(|u| Layout {
+                dims: u.dims,
+                radiological: radiological.get_untracked(),
+            })
+        })
+    };
+
     let plane_view = move |plane: Plane| {
         let canvas = NodeRef::<html::Canvas>::new();
         Effect::new(move |_| {
@@ -595,14 +604,7 @@ fn App() -> impl IntoView {
                 }
                 return;
             }
-            let Some(u) = underlay.get_untracked() else {
-                return;
-            };
-            if let Some((x, y)) = pixel(&ev) {
-                let layout = Layout {
-                    dims: u.dims,
-                    radiological: radiological.get_untracked(),
-                };
+            if let (Some(layout), Some((x, y))) = (layout_now(), pixel(&ev)) {
                 cursor.set(layout.voxel_at(plane, cursor.get_untracked(), x, y));
             }
         };
@@ -616,15 +618,10 @@ fn App() -> impl IntoView {
         let on_mouse_up = move |_| drag.set_value(None);
         let on_wheel = move |ev: leptos::ev::WheelEvent| {
             ev.prevent_default();
-            let Some(u) = underlay.get_untracked() else {
-                return;
-            };
-            let layout = Layout {
-                dims: u.dims,
-                radiological: radiological.get_untracked(),
-            };
-            let delta = if ev.delta_y() > 0.0 { -1 } else { 1 };
-            cursor.set(layout.scroll(plane, cursor.get_untracked(), delta));
+            if let Some(layout) = layout_now() {
+                let delta = if ev.delta_y() > 0.0 { -1 } else { 1 };
+                cursor.set(layout.scroll(plane, cursor.get_untracked(), delta));
+            }
         };
         let on_key = move |ev: leptos::ev::KeyboardEvent| {
             let delta = match ev.key().as_str() {
@@ -633,14 +630,9 @@ fn App() -> impl IntoView {
                 _ => return,
             };
             ev.prevent_default();
-            let Some(u) = underlay.get_untracked() else {
-                return;
-            };
-            let layout = Layout {
-                dims: u.dims,
-                radiological: radiological.get_untracked(),
-            };
-            cursor.set(layout.scroll(plane, cursor.get_untracked(), delta));
+            if let Some(layout) = layout_now() {
+                cursor.set(layout.scroll(plane, cursor.get_untracked(), delta));
+            }
         };
         let letters = move || {
             let layout = Layout {
@@ -801,10 +793,9 @@ fn App() -> impl IntoView {
                                 let problem = c.problem(id);
                                 let bad = problem.is_some();
                                 let detail = match &f.contents {
-                                    Contents::Volume { bytes, .. } => match describe::summarize(bytes) {
-                                        Summary::Volume(t) => t,
-                                        Summary::Unreadable(t) => t,
-                                    },
+                                    Contents::Volume { volume, bytes } => {
+                                        describe::describe_volume(volume, bytes.len())
+                                    }
                                     Contents::Unreadable(_) => String::new(),
                                 };
                                 let current = f.role.map_or("none", Role::key);
@@ -862,11 +853,11 @@ fn App() -> impl IntoView {
                         .map(|&m| {
                             let i = m.index();
                             view! {
-                                <label class:absent=move || !case.with(|c| c.availability().has(m))>
+                                <label class:absent=move || !have.get().has(m)>
                                     <input
                                         type="checkbox"
                                         prop:checked=move || !switched_off.get()[i]
-                                        prop:disabled=move || !case.with(|c| c.availability().has(m))
+                                        prop:disabled=move || !have.get().has(m)
                                         on:change=move |ev| {
                                             let on = event_target_checked(&ev);
                                             switched_off.update(|s| s[i] = !on);
