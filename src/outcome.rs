@@ -1,44 +1,10 @@
 //! A finished segmentation as the page reports it: region volumes in mL, the metrics against
 //! a ground truth, and the label file to download.
 
-use adamm_volume::brats::{label, Availability, LabelConvention, Region};
+use adamm_volume::brats::{Availability, LabelConvention, LabelVolumes, Region};
 use adamm_volume::metrics::{region_metrics, MaskMetrics};
 use adamm_volume::nifti_io::write_bytes;
 use adamm_volume::Header;
-
-/// Volumes of the labels and regions, in mL.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Volumes {
-    /// Necrotic / non-enhancing tumour core.
-    pub netc: f64,
-    /// Surrounding non-enhancing FLAIR hyperintensity (edema).
-    pub snfh: f64,
-    /// Enhancing tumour.
-    pub et: f64,
-}
-
-impl Volumes {
-    /// Counts `labels` (internal values) with voxels of `spacing_mm`.
-    pub fn of(labels: &[u8], spacing_mm: [f64; 3]) -> Volumes {
-        let ml = spacing_mm.iter().product::<f64>() / 1000.0;
-        let count = |l: u8| labels.iter().filter(|&&v| v == l).count() as f64 * ml;
-        Volumes {
-            netc: count(label::NETC),
-            snfh: count(label::SNFH),
-            et: count(label::ET),
-        }
-    }
-
-    /// Whole tumour.
-    pub fn wt(&self) -> f64 {
-        self.netc + self.snfh + self.et
-    }
-
-    /// Tumour core.
-    pub fn tc(&self) -> f64 {
-        self.netc + self.et
-    }
-}
 
 /// What the worker returned for one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +29,7 @@ pub struct Outcome {
     /// The worker's result.
     pub run: Run,
     /// Volumes in mL.
-    pub volumes: Volumes,
+    pub volumes: LabelVolumes,
     /// Dice, HD95 (mm), … per region against the ground truth, when there is one.
     pub metrics: Option<[(Region, MaskMetrics); 3]>,
 }
@@ -90,7 +56,7 @@ impl Outcome {
             None => None,
         };
         Ok(Outcome {
-            volumes: Volumes::of(&run.labels, spacing),
+            volumes: LabelVolumes::of(&run.labels, spacing),
             run,
             metrics,
         })
@@ -116,24 +82,16 @@ impl Outcome {
 /// name, `seg`, and the modalities used.
 pub fn download_name(input: &str, availability: Availability) -> String {
     let stem = adamm_volume::brats::classify_file_name(input)
-        .map(|(id, ..)| id.to_owned())
-        .unwrap_or_else(|| {
-            let lower = input.to_ascii_lowercase();
-            let cut = if lower.ends_with(".nii.gz") {
-                7
-            } else if lower.ends_with(".nii") {
-                4
-            } else {
-                0
-            };
-            input[..input.len() - cut].to_owned()
-        });
+        .map(|(id, ..)| id)
+        .or_else(|| adamm_volume::brats::nifti_stem(input))
+        .unwrap_or(input);
     format!("{stem}-seg-{}.nii.gz", availability.name().replace(' ', ""))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use adamm_volume::brats::label;
     use adamm_volume::nifti_io::Datatype;
     use adamm_volume::{read_bytes, Affine};
 

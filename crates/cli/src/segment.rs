@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use adamm_model::{Segmenter, SlidingWindowConfig, Student};
 use adamm_volume::brats::{
-    check_same_grid, discover_cases, label, load_case, LabelConvention, LoadedCase, Modality,
-    Region,
+    check_one_grid, check_same_grid, discover_cases, load_case, LabelConvention, LabelVolumes,
+    LoadedCase, Modality,
 };
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_path;
@@ -96,17 +96,18 @@ fn load_files(args: &Args) -> anyhow::Result<LoadedCase> {
         "give --case DIR or at least one of --t1, --t1c, --t2, --flair"
     );
     let mut images: [Option<Volume>; 4] = Default::default();
-    let mut reference: Option<(String, adamm_volume::Header)> = None;
     for (m, path) in Modality::ALL.iter().zip(given) {
         let Some(path) = path else { continue };
         let v = read_path(path).with_context(|| format!("{} ({})", path.display(), m.name()))?;
-        let name = path.display().to_string();
-        match &reference {
-            Some((first, header)) => check_same_grid((first, header), (&name, &v.header))?,
-            None => reference = Some((name, v.header.clone())),
-        }
         images[m.index()] = Some(v);
     }
+    let names = given.map(|p| p.as_ref().map(|p| p.display().to_string()));
+    check_one_grid(
+        names
+            .iter()
+            .zip(&images)
+            .filter_map(|(n, v)| Some((n.as_deref()?, &v.as_ref()?.header))),
+    )?;
     Ok(LoadedCase {
         id: "case".into(),
         images,
@@ -175,9 +176,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let file_values: Vec<u8> = labels.iter().map(|&l| convention.file_value(l)).collect();
     write_path(&args.out, &reference.header, &file_values)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let [sx, sy, sz] = reference.spacing_mm();
-    let voxel_ml = sx * sy * sz / 1000.0;
-    let count = |f: &dyn Fn(u8) -> bool| labels.iter().filter(|&&l| f(l)).count() as f64 * voxel_ml;
     println!(
         "segmented {:?} voxels of {:?} mm (modalities {}) in {:.1} s → {}",
         reference.dims(),
@@ -186,13 +184,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
+    let v = LabelVolumes::of(&labels, reference.spacing_mm());
     println!(
         "volumes: NETC {:.1} mL, SNFH (edema) {:.1} mL, ET {:.1} mL; WT {:.1} mL, TC {:.1} mL",
-        count(&|l| l == label::NETC),
-        count(&|l| l == label::SNFH),
-        count(&|l| l == label::ET),
-        count(&|l| Region::WT.contains(l)),
-        count(&|l| Region::TC.contains(l)),
+        v.netc,
+        v.snfh,
+        v.et,
+        v.wt(),
+        v.tc(),
     );
     if let [netc, snfh, et] = result.presence[..] {
         println!("presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}");

@@ -126,6 +126,15 @@ impl Segmentation {
     pub fn labels(&self, threshold: f32) -> Vec<u8> {
         probabilities_to_labels(&self.probabilities, threshold)
     }
+
+    /// The labels at [`LABEL_THRESHOLD`] taken back to `case`'s native grid (this segmentation
+    /// must be of `case`, on its working grid), with the presence scores.
+    pub fn into_case_labels(self, case: &Preprocessed) -> Result<CaseLabels> {
+        Ok(CaseLabels {
+            labels: case.labels_to_native(&self.labels(LABEL_THRESHOLD))?,
+            presence: self.presence,
+        })
+    }
 }
 
 /// See [`Segmentation::labels`]; `probabilities` holds NETC, SNFH, ET (and optionally
@@ -474,11 +483,8 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         availability: Availability,
         progress: impl FnMut(Progress),
     ) -> Result<CaseLabels> {
-        let seg = self.segment(case, availability, progress)?;
-        Ok(CaseLabels {
-            labels: case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?,
-            presence: seg.presence,
-        })
+        self.segment(case, availability, progress)?
+            .into_case_labels(case)
     }
 
     /// [`Segmenter::segment_labels`] with asynchronous readback (for WebGPU in a browser).
@@ -488,11 +494,9 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         availability: Availability,
         progress: impl FnMut(Progress),
     ) -> Result<CaseLabels> {
-        let seg = self.segment_async(case, availability, progress).await?;
-        Ok(CaseLabels {
-            labels: case.labels_to_native(&seg.labels(LABEL_THRESHOLD))?,
-            presence: seg.presence,
-        })
+        self.segment_async(case, availability, progress)
+            .await?
+            .into_case_labels(case)
     }
 
     /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).

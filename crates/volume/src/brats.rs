@@ -107,6 +107,23 @@ pub enum FileRole {
     Segmentation,
 }
 
+/// The name without its `.nii` or `.nii.gz` extension (any case); `None` for other names.
+///
+/// ```
+/// use adamm_volume::brats::nifti_stem;
+/// assert_eq!(nifti_stem("scan.NII.gz"), Some("scan"));
+/// assert_eq!(nifti_stem("scan.nii"), Some("scan"));
+/// assert_eq!(nifti_stem("scan.png"), None);
+/// ```
+pub fn nifti_stem(name: &str) -> Option<&str> {
+    let lower = name.to_ascii_lowercase();
+    let cut = [".nii.gz", ".nii"]
+        .into_iter()
+        .find(|ext| lower.ends_with(ext))?
+        .len();
+    name.get(..name.len() - cut)
+}
+
 /// Recognises a BraTS file name (`.nii` or `.nii.gz`): its case id, role and naming scheme.
 ///
 /// ```
@@ -115,16 +132,9 @@ pub enum FileRole {
 /// assert_eq!((id, role, naming), ("BraTS-GLI-00000-000", FileRole::Image(Modality::T1Gd), Naming::Brats2023));
 /// ```
 pub fn classify_file_name(name: &str) -> Option<(&str, FileRole, Naming)> {
-    let lower = name.to_ascii_lowercase();
-    let stem_len = if lower.ends_with(".nii.gz") {
-        name.len() - 7
-    } else if lower.ends_with(".nii") {
-        name.len() - 4
-    } else {
-        return None;
-    };
-    let stem = &name[..stem_len];
-    let lower_stem = &lower[..stem_len];
+    let stem = nifti_stem(name)?;
+    let stem_len = stem.len();
+    let lower_stem = stem.to_ascii_lowercase();
     for naming in [Naming::Brats2021, Naming::Brats2023] {
         let roles = Modality::ALL
             .map(|m| (m.suffix(naming), FileRole::Image(m)))
@@ -380,6 +390,45 @@ impl fmt::Display for Region {
     }
 }
 
+/// Volumes of the three labels of an internal label map, in mL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelVolumes {
+    /// Necrotic / non-enhancing tumour core.
+    pub netc: f64,
+    /// Surrounding non-enhancing FLAIR hyperintensity (edema).
+    pub snfh: f64,
+    /// Enhancing tumour.
+    pub et: f64,
+}
+
+impl LabelVolumes {
+    /// Counts internal `labels` on a grid whose voxels measure `spacing_mm`.
+    pub fn of(labels: &[u8], spacing_mm: [f64; 3]) -> LabelVolumes {
+        let mut counts = [0usize; 4];
+        for &l in labels {
+            if let Some(c) = counts.get_mut(l as usize) {
+                *c += 1;
+            }
+        }
+        let ml = spacing_mm.iter().product::<f64>() / 1000.0;
+        LabelVolumes {
+            netc: counts[label::NETC as usize] as f64 * ml,
+            snfh: counts[label::SNFH as usize] as f64 * ml,
+            et: counts[label::ET as usize] as f64 * ml,
+        }
+    }
+
+    /// Whole tumour (NETC + SNFH + ET).
+    pub fn wt(&self) -> f64 {
+        self.netc + self.snfh + self.et
+    }
+
+    /// Tumour core (NETC + ET).
+    pub fn tc(&self) -> f64 {
+        self.netc + self.et
+    }
+}
+
 /// The files of one BraTS case found on disk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseFiles {
@@ -570,6 +619,17 @@ pub fn check_same_grid(a: (&str, &Header), b: (&str, &Header)) -> Result<(), Cas
     Ok(())
 }
 
+/// Checks that every named header shares the first one's grid ([`check_same_grid`]).
+pub fn check_one_grid<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a Header)>,
+) -> Result<(), CaseError> {
+    let mut headers = headers.into_iter();
+    let Some(first) = headers.next() else {
+        return Ok(());
+    };
+    headers.try_for_each(|other| check_same_grid(first, other))
+}
+
 /// Checks a case's files without reading their voxels: every header must be readable, and
 /// all must share one grid. Returns the problems found (empty when the case is fine).
 pub fn check_case_headers(files: &CaseFiles) -> Vec<String> {
@@ -596,7 +656,7 @@ pub fn check_case_headers(files: &CaseFiles) -> Vec<String> {
 /// Reads a case's files, checks they share a grid and maps its labels to internal values.
 pub fn load_case(files: &CaseFiles) -> Result<LoadedCase, CaseError> {
     let mut images: [Option<Volume>; 4] = Default::default();
-    let mut first: Option<(String, usize)> = None;
+    let mut names: [String; 4] = Default::default();
     for m in Modality::ALL {
         let Some(path) = &files.images[m.index()] else {
             continue;
@@ -605,19 +665,20 @@ pub fn load_case(files: &CaseFiles) -> Result<LoadedCase, CaseError> {
             file: path.clone(),
             source,
         })?;
-        let name = path.display().to_string();
-        match &first {
-            Some((fname, idx)) => {
-                let reference = images[*idx]
-                    .as_ref()
-                    .ok_or_else(|| CaseError::Empty(files.id.clone()))?;
-                check_same_grid((fname, &reference.header), (&name, &v.header))?;
-            }
-            None => first = Some((name, m.index())),
-        }
+        names[m.index()] = path.display().to_string();
         images[m.index()] = Some(v);
     }
-    let Some((ref_name, ref_idx)) = first else {
+    check_one_grid(
+        names
+            .iter()
+            .zip(&images)
+            .filter_map(|(n, v)| Some((n.as_str(), &v.as_ref()?.header))),
+    )?;
+    let Some((ref_name, reference)) = names
+        .iter()
+        .zip(&images)
+        .find_map(|(n, v)| Some((n, v.as_ref()?)))
+    else {
         return Err(CaseError::Empty(files.id.clone()));
     };
     let seg = match &files.seg {
@@ -626,11 +687,8 @@ pub fn load_case(files: &CaseFiles) -> Result<LoadedCase, CaseError> {
                 file: path.clone(),
                 source,
             })?;
-            let reference = images[ref_idx]
-                .as_ref()
-                .ok_or_else(|| CaseError::Empty(files.id.clone()))?;
             check_same_grid(
-                (&ref_name, &reference.header),
+                (ref_name, &reference.header),
                 (&path.display().to_string(), &v.header),
             )?;
             let convention =
@@ -765,6 +823,35 @@ mod tests {
             }
         );
         assert!(LabelConvention::Brats2023.to_internal(&[0.5]).is_err());
+    }
+
+    #[test]
+    fn label_volumes_use_the_voxel_size() {
+        // Voxels of 2 × 1 × 0.5 mm = 1 µL; labels beyond ET are not counted.
+        let v = LabelVolumes::of(&[0, 1, 2, 2, 3, 3, 3, 9], [2.0, 1.0, 0.5]);
+        assert_eq!((v.netc, v.snfh, v.et), (0.001, 0.002, 0.003));
+        assert!((v.wt() - 0.006).abs() < 1e-12);
+        assert!((v.tc() - 0.004).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_grid_is_checked_against_the_first_header() {
+        use crate::geometry::Affine;
+        use crate::nifti_io::Datatype;
+        let a = Header::from_affine([4, 4, 4], Datatype::F32, &Affine::IDENTITY);
+        let shifted = Header::from_affine(
+            [4, 4, 4],
+            Datatype::F32,
+            &Affine::from_spacing([1.0, 1.0, 1.01]),
+        );
+        let small = Header::from_affine([4, 4, 3], Datatype::F32, &Affine::IDENTITY);
+        assert!(check_one_grid([("t1", &a), ("t2", &a.clone())]).is_ok());
+        assert!(check_one_grid(std::iter::empty()).is_ok());
+        let err = check_one_grid([("t1", &a), ("t2", &a), ("flair", &shifted)])
+            .expect_err("affines differ");
+        assert!(err.to_string().contains("flair"), "{err}");
+        let err = check_one_grid([("t1", &a), ("t1c", &small)]).expect_err("dims differ");
+        assert!(err.to_string().contains("t1c"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{CaseLabels, Progress, Segmenter, SlidingWindowConfig, Student, WeightsInfo};
-use adamm_volume::brats::{check_same_grid, Modality};
+use adamm_volume::brats::{check_one_grid, Modality};
 use adamm_volume::preprocess::{preprocess, PreprocessOptions};
 use adamm_volume::{read_bytes, Volume};
 
@@ -37,20 +37,20 @@ pub async fn segment_files(
     progress: impl FnMut(Progress),
 ) -> Result<CaseLabels, String> {
     let mut volumes: [Option<Volume>; 4] = Default::default();
-    let mut reference: Option<(&str, adamm_volume::Header)> = None;
     for (m, bytes) in Modality::ALL.iter().zip(files) {
         let Some(bytes) = bytes else { continue };
-        let v = read_bytes(bytes).map_err(|e| format!("{}: {e}", m.name()))?;
-        match &reference {
-            Some((first, header)) => check_same_grid((first, header), (m.name(), &v.header))
-                .map_err(|e| e.to_string())?,
-            None => reference = Some((m.name(), v.header.clone())),
-        }
-        volumes[m.index()] = Some(v);
+        volumes[m.index()] = Some(read_bytes(bytes).map_err(|e| format!("{}: {e}", m.name()))?);
     }
-    if reference.is_none() {
+    if volumes.iter().all(Option::is_none) {
         return Err("no scan to segment".into());
     }
+    check_one_grid(
+        Modality::ALL
+            .iter()
+            .zip(&volumes)
+            .filter_map(|(m, v)| Some((m.name(), &v.as_ref()?.header))),
+    )
+    .map_err(|e| e.to_string())?;
     let case = preprocess(
         volumes.each_ref().map(Option::as_ref),
         PreprocessOptions::default(),
