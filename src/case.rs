@@ -79,6 +79,20 @@ pub enum Contents {
     Unreadable(String),
 }
 
+impl Contents {
+    /// Decodes a file's bytes (NIfTI-1/2, gzip or not), once; an undecodable file keeps the
+    /// reason, worded for the page ([`crate::describe::unreadable`]).
+    pub fn read(bytes: Vec<u8>) -> Contents {
+        match adamm_volume::read_bytes(&bytes) {
+            Ok(volume) => Contents::Volume {
+                volume: Rc::new(volume),
+                bytes: Rc::new(bytes),
+            },
+            Err(e) => Contents::Unreadable(crate::describe::unreadable(bytes.len(), &e)),
+        }
+    }
+}
+
 /// A file's voxels as a BraTS label map (internal labels), or why they are not one.
 pub type AsLabels = Result<Rc<Vec<u8>>, LabelError>;
 
@@ -103,7 +117,10 @@ impl CaseFile {
     /// unreadable.
     pub fn labels(&self) -> Option<&AsLabels> {
         self.labels
-            .get_or_init(|| self.volume().map(|v| truth_labels(v).map(Rc::new)))
+            .get_or_init(|| {
+                self.volume()
+                    .map(|v| LabelConvention::detect_to_internal(&v.data).map(Rc::new))
+            })
             .as_ref()
     }
 
@@ -270,11 +287,6 @@ impl Case {
             None
         }
     }
-}
-
-/// A label file's values as internal labels (BraTS 2021 or 2023, told apart by the values).
-pub fn truth_labels(volume: &Volume) -> Result<Vec<u8>, LabelError> {
-    LabelConvention::detect(&volume.data)?.to_internal(&volume.data)
 }
 
 #[cfg(test)]

@@ -18,25 +18,8 @@ pub fn format_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// What a file's bytes turned out to be, as shown under its name.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Summary {
-    /// A readable 3-D NIfTI volume: its grid, voxel size, orientation and datatype.
-    Volume(String),
-    /// Not readable as a 3-D NIfTI volume; the text says why (from `adamm-volume`).
-    Unreadable(String),
-}
-
-/// Decodes a file read in the page with [`adamm_volume::read_bytes`] (NIfTI-1/2, gzip or not)
-/// and describes it, e.g. `240 × 240 × 155 voxels · 1 × 1 × 1 mm · LPS · int16 · 2.9 MiB`.
-pub fn summarize(bytes: &[u8]) -> Summary {
-    match adamm_volume::read_bytes(bytes) {
-        Ok(volume) => Summary::Volume(describe_volume(&volume, bytes.len())),
-        Err(e) => Summary::Unreadable(unreadable(bytes.len(), &e)),
-    }
-}
-
-/// The description of a volume already decoded from a file of `file_bytes` bytes.
+/// What is said under a file decoded from `file_bytes` bytes, e.g.
+/// `240 × 240 × 155 voxels · 1 × 1 × 1 mm · LPS · int16 · 2.9 MiB`.
 pub fn describe_volume(volume: &adamm_volume::Volume, file_bytes: usize) -> String {
     let [x, y, z] = volume.dims();
     let spacing = volume.spacing_mm().map(format_mm).join(" × ");
@@ -65,6 +48,7 @@ fn format_mm(mm: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Contents;
 
     #[test]
     fn sizes_are_human() {
@@ -101,19 +85,20 @@ mod tests {
     #[test]
     fn describes_a_volume() {
         let file = nifti1([4, 3, 2], [1.0, 0.5, 2.25]);
+        let volume = adamm_volume::read_bytes(&file).expect("a valid file");
         assert_eq!(
-            summarize(&file),
-            Summary::Volume(
-                "4 × 3 × 2 voxels · 1 × 0.5 × 2.25 mm · RAS · uint8 · 376 B".to_owned()
-            )
+            describe_volume(&volume, file.len()),
+            "4 × 3 × 2 voxels · 1 × 0.5 × 2.25 mm · RAS · uint8 · 376 B"
         );
     }
 
     #[test]
     fn explains_unreadable_files() {
-        for bytes in [&b"hello"[..], &[], &[0x1f, 0x8b, 0, 0]] {
-            match summarize(bytes) {
-                Summary::Unreadable(text) => {
+        let mut truncated = nifti1([4, 3, 2], [1.0; 3]);
+        truncated.truncate(360);
+        for bytes in [&b"hello"[..], &[], &[0x1f, 0x8b, 0, 0], &truncated] {
+            match Contents::read(bytes.to_vec()) {
+                Contents::Unreadable(text) => {
                     assert!(
                         text.starts_with("Not readable as a 3-D NIfTI volume"),
                         "{text}"
@@ -122,9 +107,6 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        let mut truncated = nifti1([4, 3, 2], [1.0; 3]);
-        truncated.truncate(360);
-        assert!(matches!(summarize(&truncated), Summary::Unreadable(_)));
     }
 
     #[test]

@@ -52,17 +52,6 @@ async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
-/// A file's bytes decoded (once) for the case.
-fn contents(bytes: Vec<u8>) -> Contents {
-    match adamm_volume::read_bytes(&bytes) {
-        Ok(volume) => Contents::Volume {
-            volume: Rc::new(volume),
-            bytes: Rc::new(bytes),
-        },
-        Err(e) => Contents::Unreadable(describe::unreadable(bytes.len(), &e)),
-    }
-}
-
 /// The running worker and the handlers it calls.
 struct WorkerHandle {
     worker: web_sys::Worker,
@@ -298,7 +287,7 @@ fn App() -> impl IntoView {
     let add_bytes = move |name: String, bytes: Vec<u8>| {
         let id = next_id.get_value();
         next_id.set_value(id + 1);
-        case.update(|c| c.add(id, name, contents(bytes)));
+        case.update(|c| c.add(id, name, Contents::read(bytes)));
     };
     let reset_view = move || {
         outcome.set(None);

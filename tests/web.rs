@@ -3,13 +3,11 @@
 //! for bad files, and the worker messages' JavaScript form.
 #![cfg(target_arch = "wasm32")]
 
-use std::rc::Rc;
-
 use adamm_app::case::{Case, Contents, Role};
 use adamm_app::protocol::{BackendChoice, Reply, Request};
 use adamm_volume::brats::Modality;
 use adamm_volume::nifti_io::{write_bytes, Datatype};
-use adamm_volume::{read_bytes, Affine, Header};
+use adamm_volume::{Affine, Header};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -22,40 +20,30 @@ fn nifti(dims: [usize; 3], value: f32) -> Vec<u8> {
     write_bytes(&header, &vec![value; n], true).unwrap()
 }
 
-fn contents(bytes: Vec<u8>) -> Contents {
-    match read_bytes(&bytes) {
-        Ok(v) => Contents::Volume {
-            volume: Rc::new(v),
-            bytes: Rc::new(bytes),
-        },
-        Err(e) => Contents::Unreadable(e.to_string()),
-    }
-}
-
 #[wasm_bindgen_test]
 fn files_are_assigned_by_name_and_problems_named() {
     let mut case = Case::default();
     case.add(
         0,
         "BraTS-GLI-00001-000-t2f.nii.gz".into(),
-        contents(nifti([6, 5, 4], 1.0)),
+        Contents::read(nifti([6, 5, 4], 1.0)),
     );
     case.add(
         1,
         "BraTS-GLI-00001-000-seg.nii.gz".into(),
-        contents(nifti([6, 5, 4], 3.0)),
+        Contents::read(nifti([6, 5, 4], 3.0)),
     );
     case.add(
         2,
         "BraTS2021_00001_t1ce.nii.gz".into(),
-        contents(nifti([6, 5, 5], 1.0)),
+        Contents::read(nifti([6, 5, 5], 1.0)),
     );
     let mut truncated = nifti([6, 5, 4], 1.0);
     truncated.truncate(40);
     case.add(
         3,
         "BraTS-GLI-00001-000-t1n.nii.gz".into(),
-        contents(truncated),
+        Contents::read(truncated),
     );
 
     let role = |id: u64| {

@@ -34,11 +34,7 @@ struct RegionReport {
 
 /// The internal labels of a label map, its convention (2021 or 2023) detected.
 pub fn labels(path: &Path, v: &Volume) -> anyhow::Result<Vec<u8>> {
-    let convention =
-        LabelConvention::detect(&v.data).with_context(|| path.display().to_string())?;
-    convention
-        .to_internal(&v.data)
-        .with_context(|| path.display().to_string())
+    LabelConvention::detect_to_internal(&v.data).with_context(|| path.display().to_string())
 }
 
 /// Runs the command.

@@ -313,6 +313,12 @@ impl LabelConvention {
         }
     }
 
+    /// Maps a label file's values to internal labels, its convention (2021 or 2023) detected
+    /// from the values ([`LabelConvention::detect`]).
+    pub fn detect_to_internal(values: &[f32]) -> Result<Vec<u8>, LabelError> {
+        LabelConvention::detect(values)?.to_internal(values)
+    }
+
     /// Maps file values to internal labels; any other value is an error naming it.
     pub fn to_internal(self, values: &[f32]) -> Result<Vec<u8>, LabelError> {
         let et = match self {
@@ -691,18 +697,13 @@ pub fn load_case(files: &CaseFiles) -> Result<LoadedCase, CaseError> {
                 (ref_name, &reference.header),
                 (&path.display().to_string(), &v.header),
             )?;
-            let convention =
-                LabelConvention::detect(&v.data).map_err(|source| CaseError::Labels {
-                    file: path.clone(),
-                    source,
-                })?;
             Some(
-                convention
-                    .to_internal(&v.data)
-                    .map_err(|source| CaseError::Labels {
+                LabelConvention::detect_to_internal(&v.data).map_err(|source| {
+                    CaseError::Labels {
                         file: path.clone(),
                         source,
-                    })?,
+                    }
+                })?,
             )
         }
         None => None,
