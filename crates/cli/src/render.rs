@@ -1,6 +1,7 @@
 //! `adamm render`: a PNG montage of a case — the four modalities and the label overlay on one
 //! axial slice through the tumour, with a built-in legend.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use adamm_volume::brats::{
@@ -28,7 +29,8 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let slice = render_case(&args.case, args.id.as_deref(), args.slice, &args.png)?;
-    println!("wrote {} (axial slice {slice})", args.png.display());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "wrote {} (axial slice {slice})", args.png.display())?;
     Ok(())
 }
 
@@ -211,10 +213,10 @@ fn window(data: &[f32]) -> (f32, f32) {
 /// Builds the montage: one panel per modality (absent ones say so), then the labels over
 /// FLAIR (or the first present image); radiological view (patient's right on the left).
 pub fn montage(case: &LoadedCase, slice: Option<usize>) -> anyhow::Result<(Rgb, usize)> {
-    let Some(reference) = case.reference() else {
+    let Some(grid_volume) = case.grid_volume() else {
         bail!("case {} has no image", case.id);
     };
-    let map = reference.canonical_map();
+    let map = grid_volume.canonical_map();
     let [nx, ny, nz] = map.canonical_dims();
     let images: Vec<Option<Vec<f32>>> = case
         .images

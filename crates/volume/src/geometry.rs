@@ -4,7 +4,8 @@
 //! - World space is NIfTI's RAS+ scanner space in millimetres: +x = Right, +y = Anterior,
 //!   +z = Superior.
 //! - Voxel arrays are stored in NIfTI order: x (first index `i`) varies fastest, so the flat
-//!   index of voxel `(i, j, k)` is `i + nx * (j + ny * k)`.
+//!   index of voxel `(i, j, k)` is `i + nx * (j + ny * k)`. (The mask-level functions of
+//!   [`crate::metrics`] name the axes the other way round, as numpy does; see there.)
 //! - Orientation codes follow nibabel's `aff2axcodes`: the letter of voxel axis `n` names the
 //!   world direction that *increasing* index along that axis points to ("RAS", "LAS", "LPS"…).
 //! - The canonical orientation used for all processing is **RAS**: voxel axis 0 runs to the
@@ -167,11 +168,6 @@ impl AxisMap {
             flip: [false; 3],
             native_dims: dims,
         }
-    }
-
-    /// Whether the map changes nothing.
-    pub fn is_identity(&self) -> bool {
-        self.perm == [0, 1, 2] && self.flip == [false; 3]
     }
 
     /// Dimensions of the canonical grid.

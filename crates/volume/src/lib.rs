@@ -2,9 +2,14 @@
 //!
 //! This crate has no Burn dependency and compiles for `wasm32-unknown-unknown` as well as
 //! natively. Its modules:
-//! - [`nifti_io`]: NIfTI-1/2 reading (paths or bytes) and writing in a reference grid;
+//! - [`nifti_io`]: NIfTI-1/2 reading (paths or bytes), and writing with a `reference` header's
+//!   grid and fields (the input's, so an output overlays its input exactly);
 //! - [`geometry`]: affines, orientation codes, canonical RAS reorientation;
 //! - [`volume`]: a 3-D image with its header;
+//! - [`brats`]: BraTS conventions (modalities, availability codes, file names, labels,
+//!   regions), case discovery and loading;
+//! - [`preprocess`]: canonical orientation, brain crop and normalisation for the network;
+//! - [`resample`]: the network's working grid (block means and trilinear interpolation);
 //! - [`metrics`]: Dice, IoU, sensitivity, specificity, HD95 (BraTS conventions).
 
 pub mod brats;

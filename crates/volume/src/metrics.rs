@@ -3,10 +3,17 @@
 //!
 //! # Layout
 //!
-//! Every mask is a flat `&[bool]` in C order for a volume of `dims = [nx, ny, nz]`:
-//! voxel `(x, y, z)` lives at index `(x * ny + y) * nz + z`, so the **last** axis is the
-//! fastest. Voxel spacing is given in millimetres as `[sx, sy, sz]`, one entry per axis in
-//! the same order as `dims`.
+//! The mask-level functions ([`mask_metrics`], [`hd95`], [`squared_edt`]) take flat `&[bool]`
+//! masks in **C order**, as numpy and medpy index arrays: for `dims = [d0, d1, d2]`, voxel
+//! `(a, b, c)` lives at index `(a * d1 + b) * d2 + c`, so the **last** axis is the fastest.
+//! Voxel spacing is given in millimetres, one entry per axis in the same order as `dims`.
+//!
+//! That is not the project's voxel layout (x fastest, see [`crate::geometry`]) but the same
+//! memory with the axes named in reverse: an x-fastest volume of `[nx, ny, nz]` voxels of
+//! `[sx, sy, sz]` mm is the C-order volume of `[nz, ny, nx]` voxels of `[sz, sy, sx]` mm.
+//! [`region_metrics`] takes label maps in the project's layout and does this reversal; call it
+//! for the volumes of this crate (or pass the reversed dims and spacing to the mask-level
+//! functions).
 //!
 //! # Overlap metrics
 //!
@@ -129,8 +136,10 @@ pub enum MetricsError {
 
 /// Computes Dice, IoU, sensitivity, specificity and HD95 of `pred` against `truth`.
 ///
-/// Both masks are flat C-order volumes of `dims = [nx, ny, nz]` (index
-/// `(x * ny + y) * nz + z`) and `spacing_mm` is the voxel size along each axis in mm.
+/// Both masks are flat C-order volumes of `dims = [d0, d1, d2]` (index
+/// `(a * d1 + b) * d2 + c`, last axis fastest: for an x-fastest volume of this crate pass
+/// `[nz, ny, nx]`, see the [module documentation](self#layout)) and `spacing_mm` is the voxel
+/// size along each of those axes in mm.
 /// Conventions for empty masks follow BraTS (see the [module documentation](self)).
 ///
 /// # Errors
@@ -143,7 +152,7 @@ pub fn mask_metrics(
     dims: [usize; 3],
     spacing_mm: [f64; 3],
 ) -> Result<MaskMetrics, MetricsError> {
-    validate_pair(pred, truth, dims, spacing_mm)?;
+    validate_pair(pred.len(), truth.len(), dims, spacing_mm)?;
 
     let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
     for (&p, &t) in pred.iter().zip(truth) {
@@ -193,7 +202,7 @@ pub fn hd95(
     dims: [usize; 3],
     spacing_mm: [f64; 3],
 ) -> Result<f64, MetricsError> {
-    validate_pair(pred, truth, dims, spacing_mm)?;
+    validate_pair(pred.len(), truth.len(), dims, spacing_mm)?;
     let n_pred = pred.iter().filter(|&&v| v).count();
     let n_truth = truth.iter().filter(|&&v| v).count();
     Ok(hd95_validated(
@@ -203,7 +212,8 @@ pub fn hd95(
 
 /// Exact squared Euclidean distance transform, in mm², to the nearest `true` voxel.
 ///
-/// For every voxel of the C-order volume `dims = [nx, ny, nz]` the result holds
+/// For every voxel of the C-order volume `dims = [d0, d1, d2]` (as for [`mask_metrics`]; the
+/// result has the same layout) the result holds
 /// `min over feature voxels f of Σ_axis ((i_axis - f_axis) * spacing_mm[axis])²`, which is 0
 /// on feature voxels. When `feature` has no `true` voxel at all, every entry is
 /// `f64::INFINITY`.
@@ -271,20 +281,20 @@ fn check_len(which: &'static str, len: usize, dims: [usize; 3]) -> Result<(), Me
 }
 
 fn validate_pair(
-    pred: &[bool],
-    truth: &[bool],
+    pred_len: usize,
+    truth_len: usize,
     dims: [usize; 3],
     spacing_mm: [f64; 3],
 ) -> Result<(), MetricsError> {
     validate_spacing(spacing_mm)?;
-    if pred.len() != truth.len() {
+    if pred_len != truth_len {
         return Err(MetricsError::PredTruthLength {
-            pred_len: pred.len(),
-            truth_len: truth.len(),
+            pred_len,
+            truth_len,
         });
     }
-    check_len("prediction", pred.len(), dims)?;
-    check_len("ground-truth", truth.len(), dims)
+    check_len("prediction", pred_len, dims)?;
+    check_len("ground-truth", truth_len, dims)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -599,14 +609,20 @@ impl Envelope {
 }
 
 /// Metrics of the three BraTS regions (WT, TC, ET) for two internal label maps (see
-/// [`crate::brats::label`]) stored in NIfTI order (x fastest) on a grid of `dims = [nx, ny,
-/// nz]` with `spacing_mm = [sx, sy, sz]`.
+/// [`crate::brats::label`]) stored in the project's layout (NIfTI order, x fastest) on a grid
+/// of `dims = [nx, ny, nz]` with `spacing_mm = [sx, sy, sz]`.
+///
+/// # Errors
+///
+/// As for [`mask_metrics`], naming the axes and dims in the order given here.
 pub fn region_metrics(
     pred: &[u8],
     truth: &[u8],
     dims: [usize; 3],
     spacing_mm: [f64; 3],
 ) -> Result<[(crate::brats::Region, MaskMetrics); 3], MetricsError> {
+    // Checked before the axes are reversed, so that an error names the caller's axes.
+    validate_pair(pred.len(), truth.len(), dims, spacing_mm)?;
     // x-fastest storage is C order for the reversed axes.
     let c_dims = [dims[2], dims[1], dims[0]];
     let c_spacing = [spacing_mm[2], spacing_mm[1], spacing_mm[0]];
@@ -971,7 +987,7 @@ mod tests {
     }
 
     // -----------------------------------------------------------------------------------
-    // Reference values from medpy
+    // Values computed by medpy
     // -----------------------------------------------------------------------------------
     //
     // Produced with medpy 0.5.2 / scipy 1.17.1 / numpy 2.4.6 by this script (the masks are
@@ -1148,7 +1164,7 @@ mod tests {
     ];
 
     #[test]
-    fn matches_medpy_reference_values() {
+    fn matches_medpy_values() {
         for (name, dims, spacing, n_pred, n_truth, want) in MEDPY {
             let (pred, truth) = medpy_case(name, dims);
             assert_eq!(

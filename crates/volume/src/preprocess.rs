@@ -184,22 +184,23 @@ pub fn preprocess(
     options: PreprocessOptions,
 ) -> Result<Preprocessed> {
     let availability = Availability::from_present(images.map(|v| v.is_some()));
-    let Some(reference) = images.iter().flatten().next() else {
+    // The first present volume gives the case's grid (as `LoadedCase::grid_volume`).
+    let Some(grid_volume) = images.iter().flatten().next() else {
         return Err(VolumeError::BadDims("no modality to preprocess".into()));
     };
-    let map = reference.canonical_map();
-    let world_from_canonical = map.world_from_canonical(&reference.world_from_voxel());
+    let map = grid_volume.canonical_map();
+    let world_from_canonical = map.world_from_canonical(&grid_volume.world_from_voxel());
     let dims = map.canonical_dims();
     let n: usize = dims.iter().product();
     let mut canonical: [Option<Vec<f32>>; 4] = Default::default();
     for m in Modality::ALL {
         if let Some(v) = images[m.index()] {
-            if v.dims() != reference.dims() {
+            if v.dims() != grid_volume.dims() {
                 return Err(VolumeError::LengthMismatch {
                     what: "preprocessing a case (all modalities must share one grid)",
-                    expected: reference.data.len(),
+                    expected: grid_volume.data.len(),
                     actual: v.data.len(),
-                    dims: reference.dims(),
+                    dims: grid_volume.dims(),
                 });
             }
             canonical[m.index()] = Some(map.canonical_from_native(&v.data));

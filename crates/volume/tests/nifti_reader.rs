@@ -2,7 +2,7 @@
 //! projects; see `tests/data/README.md`) is either read with the values nibabel gives, or
 //! refused with its own specific error.
 //!
-//! Reference values were read with nibabel 5.4.2:
+//! The expected values were read with nibabel 5.4.2:
 //! ```python
 //! img = nib.load(f); hdr = img.header
 //! data = np.asarray(img.dataobj, dtype=np.float64)
@@ -319,8 +319,8 @@ fn every_zoo_file_is_read_or_refused() {
                 .into_owned();
             let known = READABLE.iter().any(|e| e.file == rel);
             match read_path(&path) {
-                Ok(_) => assert!(known, "{rel} reads but has no nibabel reference"),
-                Err(e) => assert!(!known, "{rel} has a reference but fails: {e}"),
+                Ok(_) => assert!(known, "{rel} reads but has no nibabel values in READABLE"),
+                Err(e) => assert!(!known, "{rel} has nibabel values but fails: {e}"),
             }
         }
     }

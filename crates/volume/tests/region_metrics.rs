@@ -1,4 +1,5 @@
-//! Region metrics on x-fastest label maps: the axis order and spacing must be honoured.
+//! Region metrics on x-fastest label maps: the axis order and spacing must be honoured, and
+//! errors name the axes in that order.
 
 use adamm_volume::brats::Region;
 use adamm_volume::metrics::region_metrics;
@@ -31,4 +32,40 @@ fn a_one_voxel_shift_along_x_costs_the_x_spacing() {
     // ET: the prediction has none → Dice 0 and the BraTS one-empty HD95.
     assert_eq!(by(Region::ET).dice, 0.0);
     assert!((by(Region::ET).hd95 - 373.1286642).abs() < 1e-6);
+}
+
+#[test]
+fn errors_name_the_callers_axes_and_dims() {
+    use adamm_volume::metrics::MetricsError;
+    let labels = vec![0u8; 12 * 10 * 8];
+    let err = region_metrics(&labels, &labels, [12, 10, 9], [1.0; 3]).expect_err("dims");
+    assert!(
+        matches!(
+            err,
+            MetricsError::MaskLength {
+                dims: [12, 10, 9],
+                len: 960,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("12 x 10 x 9"), "{err}");
+    // The x spacing is axis 0 for the caller (not axis 2 of the reversed C-order axes).
+    let err = region_metrics(&labels, &labels, [12, 10, 8], [0.0, 1.0, 1.0]).expect_err("sx");
+    assert!(
+        matches!(err, MetricsError::InvalidSpacing { axis: 0, .. }),
+        "{err:?}"
+    );
+    let err = region_metrics(&labels, &labels[1..], [12, 10, 8], [1.0; 3]).expect_err("lengths");
+    assert!(
+        matches!(
+            err,
+            MetricsError::PredTruthLength {
+                pred_len: 960,
+                truth_len: 959
+            }
+        ),
+        "{err:?}"
+    );
 }

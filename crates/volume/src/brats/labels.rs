@@ -1,0 +1,241 @@
+//! Label values (internal and in BraTS files), their colours, tumour regions and label
+//! volumes.
+
+use std::fmt;
+
+/// Internal label values.
+pub mod label {
+    /// Background.
+    pub const BACKGROUND: u8 = 0;
+    /// Necrotic / non-enhancing tumour core.
+    pub const NETC: u8 = 1;
+    /// Surrounding non-enhancing FLAIR hyperintensity (edema).
+    pub const SNFH: u8 = 2;
+    /// Enhancing tumour.
+    pub const ET: u8 = 3;
+}
+
+/// Display name and colour (sRGB) of each tumour label, in the paper's colours: NETC yellow,
+/// SNFH (edema) green, ET red. Every overlay (CLI montages, the app) uses these.
+pub const LABEL_COLOURS: [(u8, &str, [u8; 3]); 3] = [
+    (label::NETC, "NETC", [250, 220, 0]),
+    (label::SNFH, "SNFH", [40, 200, 60]),
+    (label::ET, "ET", [230, 40, 40]),
+];
+
+/// The label values a segmentation file uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelConvention {
+    /// {0, 1 NETC, 2 edema, 4 ET}.
+    Brats2021,
+    /// {0, 1 NETC, 2 SNFH, 3 ET}.
+    Brats2023,
+}
+
+/// A label map that cannot be interpreted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LabelError {
+    /// A value outside the convention's set.
+    #[error("unexpected label value {value} ({count} voxels); BraTS labels are {{0,1,2,4}} (2021) or {{0,1,2,3}} (2023+)")]
+    Unknown {
+        /// The value.
+        value: f32,
+        /// How many voxels have it.
+        count: usize,
+    },
+    /// Both 3 and 4 occur, so the convention cannot be told.
+    #[error(
+        "the label map contains both 3 and 4, which mixes the BraTS 2021 and 2023 conventions"
+    )]
+    Mixed,
+}
+
+impl LabelConvention {
+    /// The file value of an internal label.
+    pub fn file_value(self, internal: u8) -> u8 {
+        match (self, internal) {
+            (LabelConvention::Brats2021, label::ET) => 4,
+            (_, v) => v,
+        }
+    }
+
+    /// Guesses the convention from the values present: 4 → 2021, else 2023.
+    pub fn detect(values: &[f32]) -> Result<LabelConvention, LabelError> {
+        let (has3, has4) = values
+            .iter()
+            .fold((false, false), |(a, b), &v| (a || v == 3.0, b || v == 4.0));
+        match (has3, has4) {
+            (true, true) => Err(LabelError::Mixed),
+            (false, true) => Ok(LabelConvention::Brats2021),
+            _ => Ok(LabelConvention::Brats2023),
+        }
+    }
+
+    /// Maps a label file's values to internal labels, its convention (2021 or 2023) detected
+    /// from the values ([`LabelConvention::detect`]).
+    pub fn detect_to_internal(values: &[f32]) -> Result<Vec<u8>, LabelError> {
+        LabelConvention::detect(values)?.to_internal(values)
+    }
+
+    /// Maps file values to internal labels; any other value is an error naming it.
+    pub fn to_internal(self, values: &[f32]) -> Result<Vec<u8>, LabelError> {
+        let et = match self {
+            LabelConvention::Brats2021 => 4.0,
+            LabelConvention::Brats2023 => 3.0,
+        };
+        let mut out = Vec::with_capacity(values.len());
+        let mut bad: Option<f32> = None;
+        for &v in values {
+            out.push(if v == 0.0 {
+                label::BACKGROUND
+            } else if v == 1.0 {
+                label::NETC
+            } else if v == 2.0 {
+                label::SNFH
+            } else if v == et {
+                label::ET
+            } else {
+                bad.get_or_insert(v);
+                0
+            });
+        }
+        match bad {
+            Some(value) => Err(LabelError::Unknown {
+                value,
+                count: values.iter().filter(|&&v| v == value).count(),
+            }),
+            None => Ok(out),
+        }
+    }
+}
+
+/// A tumour region evaluated by BraTS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Region {
+    /// Whole tumour: NETC ∪ SNFH ∪ ET.
+    WT,
+    /// Tumour core: NETC ∪ ET.
+    TC,
+    /// Enhancing tumour.
+    ET,
+}
+
+impl Region {
+    /// WT, TC, ET.
+    pub const ALL: [Region; 3] = [Region::WT, Region::TC, Region::ET];
+
+    /// Whether internal label `l` belongs to the region.
+    pub fn contains(self, l: u8) -> bool {
+        match self {
+            Region::WT => l == label::NETC || l == label::SNFH || l == label::ET,
+            Region::TC => l == label::NETC || l == label::ET,
+            Region::ET => l == label::ET,
+        }
+    }
+
+    /// "WT", "TC" or "ET".
+    pub fn name(self) -> &'static str {
+        match self {
+            Region::WT => "WT",
+            Region::TC => "TC",
+            Region::ET => "ET",
+        }
+    }
+
+    /// The region's mask of an internal label map.
+    pub fn mask(self, labels: &[u8]) -> Vec<bool> {
+        labels.iter().map(|&l| self.contains(l)).collect()
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Volumes of the three labels of an internal label map, in mL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelVolumes {
+    /// Necrotic / non-enhancing tumour core.
+    pub netc: f64,
+    /// Surrounding non-enhancing FLAIR hyperintensity (edema).
+    pub snfh: f64,
+    /// Enhancing tumour.
+    pub et: f64,
+}
+
+impl LabelVolumes {
+    /// Counts internal `labels` on a grid whose voxels measure `spacing_mm`.
+    pub fn of(labels: &[u8], spacing_mm: [f64; 3]) -> LabelVolumes {
+        let mut counts = [0usize; 4];
+        for &l in labels {
+            if let Some(c) = counts.get_mut(l as usize) {
+                *c += 1;
+            }
+        }
+        let ml = spacing_mm.iter().product::<f64>() / 1000.0;
+        LabelVolumes {
+            netc: counts[label::NETC as usize] as f64 * ml,
+            snfh: counts[label::SNFH as usize] as f64 * ml,
+            et: counts[label::ET as usize] as f64 * ml,
+        }
+    }
+
+    /// Whole tumour (NETC + SNFH + ET).
+    pub fn wt(&self) -> f64 {
+        self.netc + self.snfh + self.et
+    }
+
+    /// Tumour core (NETC + ET).
+    pub fn tc(&self) -> f64 {
+        self.netc + self.et
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_of_both_conventions_map_to_internal_values() {
+        let v2021 = [0.0, 1.0, 2.0, 4.0];
+        let c = LabelConvention::detect(&v2021).expect("2021");
+        assert_eq!(c, LabelConvention::Brats2021);
+        assert_eq!(c.to_internal(&v2021).expect("ok"), [0, 1, 2, 3]);
+        let v2023 = [0.0, 1.0, 2.0, 3.0];
+        let c = LabelConvention::detect(&v2023).expect("2023");
+        assert_eq!(c.to_internal(&v2023).expect("ok"), [0, 1, 2, 3]);
+        assert_eq!(LabelConvention::Brats2021.file_value(label::ET), 4);
+        assert_eq!(LabelConvention::Brats2023.file_value(label::ET), 3);
+        assert_eq!(LabelConvention::detect(&[3.0, 4.0]), Err(LabelError::Mixed));
+        let err = LabelConvention::Brats2023
+            .to_internal(&[0.0, 5.0, 5.0])
+            .expect_err("5");
+        assert_eq!(
+            err,
+            LabelError::Unknown {
+                value: 5.0,
+                count: 2
+            }
+        );
+        assert!(LabelConvention::Brats2023.to_internal(&[0.5]).is_err());
+    }
+
+    #[test]
+    fn label_volumes_use_the_voxel_size() {
+        // Voxels of 2 × 1 × 0.5 mm = 1 µL; labels beyond ET are not counted.
+        let v = LabelVolumes::of(&[0, 1, 2, 2, 3, 3, 3, 9], [2.0, 1.0, 0.5]);
+        assert_eq!((v.netc, v.snfh, v.et), (0.001, 0.002, 0.003));
+        assert!((v.wt() - 0.006).abs() < 1e-12);
+        assert!((v.tc() - 0.004).abs() < 1e-12);
+    }
+
+    #[test]
+    fn regions_nest_as_brats_defines_them() {
+        let labels = [0, 1, 2, 3];
+        assert_eq!(Region::WT.mask(&labels), [false, true, true, true]);
+        assert_eq!(Region::TC.mask(&labels), [false, true, false, true]);
+        assert_eq!(Region::ET.mask(&labels), [false, false, false, true]);
+    }
+}
