@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::nifti_io::Datatype;
+
 /// Everything that can go wrong reading, validating or writing a volume.
 ///
 /// Each variant carries enough context to tell a person what is wrong with *their* file.
@@ -74,7 +76,40 @@ pub enum VolumeError {
         /// A note when the intent code says CIFTI.
         cifti: &'static str,
     },
-    /// dim[0] is outside 1..=7 or a dimension is negative.
+    /// The header announces a volume larger than AdaMM reads
+    /// ([`crate::nifti_io::MAX_VOXELS`]); refused before any voxel data are decompressed.
+    #[error(
+        "the header announces a {} volume of {}: {} voxels, {} of voxel data; AdaMM reads at \
+         most {limit} voxels (512 × 512 × 512; 512 MiB as float32), so the file was refused \
+         before its voxel data were decompressed (crop or resample the image first)",
+        dims_text(dims),
+        datatype.name(),
+        count_text(product(dims)),
+        bytes_text(product(dims).and_then(|v| v.checked_mul(datatype.size() as u128)))
+    )]
+    TooLarge {
+        /// The three spatial dimensions the header announces.
+        dims: [u64; 3],
+        /// The voxel datatype the header announces.
+        datatype: Datatype,
+        /// [`crate::nifti_io::MAX_VOXELS`].
+        limit: usize,
+    },
+    /// The header puts the voxel data further into the file than AdaMM skips
+    /// ([`crate::nifti_io::MAX_VOX_OFFSET`]).
+    #[error(
+        "the header's vox_offset says the voxel data begin after {} of header and \
+         extensions; AdaMM skips at most {} to reach them",
+        bytes_text(Some(*vox_offset as u128)),
+        bytes_text(Some(*limit as u128))
+    )]
+    VoxOffsetTooLarge {
+        /// Where the header says the voxel data begin.
+        vox_offset: u64,
+        /// [`crate::nifti_io::MAX_VOX_OFFSET`].
+        limit: usize,
+    },
+    /// `dim[0]` is outside 1..=7 or a dimension is negative.
     #[error("the header's dimensions are invalid: {0}")]
     BadDims(String),
     /// One of the spatial dimensions is zero.
@@ -123,6 +158,40 @@ impl VolumeError {
             source,
         }
     }
+}
+
+/// The number of voxels of a grid (`None` if it overflows 128 bits).
+pub(crate) fn product(dims: &[u64; 3]) -> Option<u128> {
+    dims.iter()
+        .try_fold(1u128, |acc, &d| acc.checked_mul(d as u128))
+}
+
+/// `512 × 512 × 400`.
+fn dims_text(dims: &[u64; 3]) -> String {
+    format!("{} × {} × {}", dims[0], dims[1], dims[2])
+}
+
+/// A count, or "more than 2^128" when it overflowed.
+fn count_text(n: Option<u128>) -> String {
+    n.map_or_else(|| "more than 2^128".into(), |n| n.to_string())
+}
+
+/// `2147483648 bytes (2.0 GiB)`.
+fn bytes_text(n: Option<u128>) -> String {
+    let Some(n) = n else {
+        return "more than 2^128 bytes".into();
+    };
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{n} bytes ({value:.1} {})", UNITS[unit])
 }
 
 /// Result alias for this crate.

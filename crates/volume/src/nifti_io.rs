@@ -13,14 +13,16 @@
 //! Writing: the [`nifti`] crate writes only to file paths and needs `ndarray`; the browser has
 //! no file system, so the 348-byte NIfTI-1 header is serialised here into memory.
 
-use std::io::{Read, Write};
+use std::cell::Cell;
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::error::{Result, VolumeError};
+use crate::error::{product, Result, VolumeError};
 use crate::geometry::Affine;
 use crate::volume::Volume;
 
@@ -168,7 +170,7 @@ pub struct Header {
     pub datatype: Datatype,
     /// The three spatial dimensions (trailing size-1 dimensions dropped).
     pub dims: [usize; 3],
-    /// pixdim[0..8] as stored (pixdim[0] is qfac).
+    /// `pixdim[0..8]` as stored (`pixdim[0]` is qfac).
     pub pixdim: [f64; 8],
     /// Offset of the voxel data in the file.
     pub vox_offset: usize,
@@ -343,10 +345,11 @@ pub fn quaternion_from_affine(affine: &Affine) -> ([f64; 3], [f64; 3], f64) {
         }
     }
     let trace = r[0][0] + r[1][1] + r[2][2] + 1.0;
-    let (a, b, c, d);
+    // NIfTI stores b, c, d only (a = sqrt(1 − b² − c² − d²) ≥ 0): where a would come out
+    // negative, the quaternion is negated.
+    let (b, c, d);
     if trace > 0.5 {
         let a0 = 0.5 * trace.sqrt();
-        a = a0;
         b = 0.25 * (r[2][1] - r[1][2]) / a0;
         c = 0.25 * (r[0][2] - r[2][0]) / a0;
         d = 0.25 * (r[1][0] - r[0][1]) / a0;
@@ -354,7 +357,7 @@ pub fn quaternion_from_affine(affine: &Affine) -> ([f64; 3], [f64; 3], f64) {
         let xd = 1.0 + r[0][0] - (r[1][1] + r[2][2]);
         let yd = 1.0 + r[1][1] - (r[0][0] + r[2][2]);
         let zd = 1.0 + r[2][2] - (r[0][0] + r[1][1]);
-        let (mut qa, mut qb, mut qc, mut qd);
+        let (qa, mut qb, mut qc, mut qd);
         if xd > 1.0 {
             qb = 0.5 * xd.sqrt();
             qc = 0.25 * (r[0][1] + r[1][0]) / qb;
@@ -372,37 +375,80 @@ pub fn quaternion_from_affine(affine: &Affine) -> ([f64; 3], [f64; 3], f64) {
             qa = 0.25 * (r[1][0] - r[0][1]) / qd;
         }
         if qa < 0.0 {
-            qa = -qa;
             qb = -qb;
             qc = -qc;
             qd = -qd;
         }
-        a = qa;
         b = qb;
         c = qc;
         d = qd;
     }
-    let _ = a;
     ([b, c, d], [m[0][3], m[1][3], m[2][3]], qfac)
 }
 
+/// The largest volume AdaMM reads, in voxels: 512 × 512 × 512 = 134,217,728.
+///
+/// A BraTS case is 240 × 240 × 155 (8.9 million voxels, 7 % of the limit); whole-head
+/// clinical scans reach about 512 × 512 × 400 (105 million). At the limit a decoded volume
+/// holds 512 MiB of `f32` and its file at most 1 GiB of voxel data (float64), which a browser
+/// tab (at most 4 GiB of wasm32 memory) survives.
+///
+/// A header that announces more is refused with [`VolumeError::TooLarge`] as soon as it is
+/// parsed, before any voxel data are decompressed, so a small `.nii.gz` that inflates to
+/// gigabytes (a "gzip bomb") costs no more than reading its first 540 bytes. Below the limit
+/// the readers still decompress at most `vox_offset` + the announced voxel bytes (plus a few
+/// kilobytes to reach the gzip checksum), never the whole stream.
+///
+/// The limit applies to every reader here — [`read_path`], [`read_bytes`],
+/// [`read_pair_bytes`], [`read_header_path`] and [`parse_header`] — and so to scans and label
+/// maps alike, in the CLI (`adamm inspect`, `segment`, `metrics`, training data) and in the
+/// browser app, whose page and worker decode dropped files with [`read_bytes`].
+pub const MAX_VOXELS: usize = 512 * 512 * 512;
+
+/// The most bytes of header and extensions AdaMM skips to reach the voxels (the largest
+/// `vox_offset` read): 64 MiB. Extensions (DICOM tags, AFNI attributes, CIFTI XML) are
+/// kilobytes to a few megabytes; a larger offset is refused with
+/// [`VolumeError::VoxOffsetTooLarge`], so that reaching the voxels is bounded too.
+pub const MAX_VOX_OFFSET: usize = 64 << 20;
+
+/// The largest NIfTI file, compressed or not, that can hold a volume within the limits:
+/// [`MAX_VOX_OFFSET`] plus [`MAX_VOXELS`] of the widest datatype (8 bytes) plus the gzip
+/// trailer's margin. A caller that must copy a whole file before reading it (the browser,
+/// from a `Blob`) refuses a larger one unread.
+pub const MAX_FILE_BYTES: u64 = MAX_VOX_OFFSET as u64 + 8 * MAX_VOXELS as u64 + (64 << 10);
+
+/// The first two bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Bytes read for a header: a NIfTI-2 header is 540 bytes, a NIfTI-1 header 348.
+const HEADER_READ: usize = 540;
+
+/// Voxel bytes decoded at a time (a multiple of every datatype's size).
+const CHUNK: usize = 1 << 20;
+
+/// Bytes read past the voxel data of a gzip stream, so that a well-formed file reaches (and
+/// checks) its CRC; anything longer after the voxels is ignored unread.
+const GZIP_TAIL: u64 = 64 << 10;
+
 /// Reads a NIfTI file (`.nii`, `.nii.gz`, or a `.hdr`/`.img` pair) from disk.
+///
+/// The file is streamed: the header is parsed and checked against [`MAX_VOXELS`] first, and
+/// only the voxel bytes it announces are then read (and decompressed).
 pub fn read_path(path: &Path) -> Result<Volume> {
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".hdr") || name.ends_with(".hdr.gz") {
+        let mut hdr = Source::open(path)?;
         let img = image_path_for(path);
-        let hdr_bytes = std::fs::read(path).map_err(|e| VolumeError::io(path, e))?;
         let Some(img) = img.iter().find(|p| p.exists()) else {
             return Err(VolumeError::MissingImageFile {
                 hdr: path.to_path_buf(),
                 img: img[0].clone(),
             });
         };
-        let img_bytes = std::fs::read(img).map_err(|e| VolumeError::io(img, e))?;
-        return read_pair_bytes(&hdr_bytes, &img_bytes);
+        let header = pair_header(&mut hdr)?;
+        return decode(header, &[], &mut Source::open(img)?, None);
     }
-    let bytes = std::fs::read(path).map_err(|e| VolumeError::io(path, e))?;
-    read_bytes(&bytes)
+    read_single(Source::open(path)?)
 }
 
 fn image_path_for(hdr: &Path) -> Vec<PathBuf> {
@@ -416,64 +462,58 @@ fn image_path_for(hdr: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads only the header of a NIfTI file (decompressing just its first bytes), with the
-/// same validation of dimensions and datatype as a full read. Cheap enough to check the
-/// grids of thousands of files.
+/// same validation of dimensions, datatype, size ([`MAX_VOXELS`]) and geometry as a full
+/// read. Cheap enough to check the grids of thousands of files.
 pub fn read_header_path(path: &Path) -> Result<Header> {
-    let file = std::fs::File::open(path).map_err(|e| VolumeError::io(path, e))?;
-    let mut head = Vec::with_capacity(540);
-    let mut raw = std::io::BufReader::new(file);
-    let mut magic = [0u8; 2];
-    let n = raw.read(&mut magic).map_err(|e| VolumeError::io(path, e))?;
-    let chained = std::io::Cursor::new(magic[..n].to_vec()).chain(raw);
-    if n == 2 && magic == [0x1f, 0x8b] {
-        MultiGzDecoder::new(chained)
-            .take(540)
-            .read_to_end(&mut head)
-            .map_err(|e| VolumeError::Gzip(e.to_string()))?;
-    } else {
-        chained
-            .take(540)
-            .read_to_end(&mut head)
-            .map_err(|e| VolumeError::io(path, e))?;
-    }
+    let mut source = Source::open(path)?;
+    let head = source.head()?;
     let header = parse_header(&head)?;
     header.world_from_voxel()?;
     Ok(header)
 }
 
-/// Decompresses `bytes` if they are gzip, else borrows them.
-fn maybe_gunzip(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
-    if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {
-        let mut out = Vec::new();
-        MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| VolumeError::Gzip(e.to_string()))?;
-        Ok(std::borrow::Cow::Owned(out))
-    } else {
-        Ok(std::borrow::Cow::Borrowed(bytes))
-    }
+/// Reads a single-file NIfTI-1 or NIfTI-2 volume (optionally gzip-compressed) from memory.
+///
+/// Gzip is decompressed on the fly: the header first, checked against [`MAX_VOXELS`], then
+/// at most the voxel bytes it announces. This is the reader of the browser app (page and
+/// worker), so the limit holds there too.
+pub fn read_bytes(bytes: &[u8]) -> Result<Volume> {
+    read_single(Source::from_bytes(bytes))
 }
 
-/// Reads a single-file NIfTI-1 or NIfTI-2 volume (optionally gzip-compressed) from memory.
-pub fn read_bytes(bytes: &[u8]) -> Result<Volume> {
-    let bytes = maybe_gunzip(bytes)?;
-    let header = parse_header(&bytes)?;
+/// Reads a NIfTI-1 pair / Analyze 7.5 volume from its header and image bytes (either may be
+/// gzip-compressed), with the same limits as [`read_bytes`].
+pub fn read_pair_bytes(hdr: &[u8], img: &[u8]) -> Result<Volume> {
+    let header = pair_header(&mut Source::from_bytes(hdr))?;
+    decode(header, &[], &mut Source::from_bytes(img), None)
+}
+
+/// A single file: header and voxels from one stream.
+fn read_single(mut source: Source<'_>) -> Result<Volume> {
+    let head = source.head()?;
+    let header = parse_header(&head)?;
     if header.format == NiftiFormat::Nifti1Pair {
         return Err(VolumeError::HeaderOnly {
-            magic: magic_string(&bytes),
+            magic: magic_string(&head),
         });
     }
-    decode(header, &bytes, header_vox_offset_check)
+    // The smallest file that holds any voxel data: the header, and for NIfTI-1 the four
+    // extension-flag bytes.
+    let min = if header.format == NiftiFormat::Nifti2 {
+        544
+    } else {
+        352
+    };
+    header.world_from_voxel()?;
+    decode(header, &head, &mut source, Some(min))
 }
 
-/// Reads a NIfTI-1 pair / Analyze 7.5 volume from its header and image bytes.
-pub fn read_pair_bytes(hdr: &[u8], img: &[u8]) -> Result<Volume> {
-    let hdr = maybe_gunzip(hdr)?;
-    let img = maybe_gunzip(img)?;
-    let mut header = parse_header(&hdr)?;
-    // In a pair, vox_offset is the offset inside the .img file.
+/// The header of a pair (in which `vox_offset` is the offset inside the `.img` file).
+fn pair_header(hdr: &mut Source<'_>) -> Result<Header> {
+    let mut header = parse_header(&hdr.head()?)?;
     header.format = NiftiFormat::Nifti1Pair;
-    decode(header, &img, |_, _| Ok(()))
+    header.world_from_voxel()?;
+    Ok(header)
 }
 
 fn magic_string(bytes: &[u8]) -> String {
@@ -481,19 +521,293 @@ fn magic_string(bytes: &[u8]) -> String {
     String::from_utf8_lossy(m).trim_matches('\0').to_string()
 }
 
-fn header_vox_offset_check(header: &Header, len: usize) -> Result<()> {
-    let min = if header.format == NiftiFormat::Nifti2 {
-        544
-    } else {
-        352
-    };
-    if len <= header.vox_offset.max(min - 4) {
-        return Err(VolumeError::NoVoxelData {
-            len,
-            vox_offset: header.vox_offset.max(min),
+/// Remembers the error of an operating-system read, so that a failing disk under a gzip
+/// decoder is reported as an I/O error of the file, not as a corrupt gzip stream.
+struct Recording<R> {
+    inner: R,
+    error: Rc<Cell<Option<std::io::Error>>>,
+}
+
+impl<R: Read> Read for Recording<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let copy = std::io::Error::new(e.kind(), e.to_string());
+            self.error.set(Some(e));
+            copy
+        })
+    }
+}
+
+/// One input (bytes in memory or a file, gzip-compressed or not), read front to back and
+/// decompressed on the fly.
+struct Source<'a> {
+    reader: Box<dyn Read + 'a>,
+    /// The file, for I/O errors (`None` for bytes in memory).
+    path: Option<&'a Path>,
+    /// An operating-system error met while reading the file.
+    os_error: Rc<Cell<Option<std::io::Error>>>,
+    gzip: bool,
+    /// How many (decompressed) bytes the input holds: exact for uncompressed input, the
+    /// gzip trailer's ISIZE (length mod 2³²) for gzip; only used to size the voxel buffer.
+    len_hint: Option<u64>,
+}
+
+impl<'a> Source<'a> {
+    fn from_bytes(bytes: &'a [u8]) -> Source<'a> {
+        let gzip = bytes.starts_with(&GZIP_MAGIC);
+        let (reader, len_hint): (Box<dyn Read + 'a>, _) = if gzip {
+            let isize = bytes
+                .last_chunk::<4>()
+                .map(|t| u32::from_le_bytes(*t) as u64);
+            (Box::new(MultiGzDecoder::new(bytes)), isize)
+        } else {
+            (Box::new(bytes), Some(bytes.len() as u64))
+        };
+        Source {
+            reader,
+            path: None,
+            os_error: Rc::default(),
+            gzip,
+            len_hint,
+        }
+    }
+
+    fn open(path: &'a Path) -> Result<Source<'a>> {
+        let io = |e| VolumeError::io(path, e);
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut magic = [0u8; 2];
+        let n = read_full(&mut file, &mut magic).map_err(io)?;
+        let gzip = n == 2 && magic == GZIP_MAGIC;
+        let len = file.metadata().map_err(io)?.len();
+        let len_hint = if gzip {
+            // The gzip trailer's ISIZE; a file without one is left to the decoder to refuse.
+            let mut isize = [0u8; 4];
+            (len >= 4)
+                .then(|| {
+                    file.seek(SeekFrom::End(-4)).ok()?;
+                    file.read_exact(&mut isize).ok()?;
+                    Some(u32::from_le_bytes(isize) as u64)
+                })
+                .flatten()
+        } else {
+            Some(len)
+        };
+        file.seek(SeekFrom::Start(n as u64)).map_err(io)?;
+        let os_error = Rc::default();
+        let raw = Cursor::new(magic[..n].to_vec()).chain(std::io::BufReader::new(Recording {
+            inner: file,
+            error: Rc::clone(&os_error),
+        }));
+        let reader: Box<dyn Read + 'a> = if gzip {
+            Box::new(MultiGzDecoder::new(raw))
+        } else {
+            Box::new(raw)
+        };
+        Ok(Source {
+            reader,
+            path: Some(path),
+            os_error,
+            gzip,
+            len_hint,
+        })
+    }
+
+    fn error(&self, e: std::io::Error) -> VolumeError {
+        match (self.path, self.os_error.take()) {
+            (Some(path), Some(os)) => VolumeError::io(path, os),
+            (Some(path), None) if !self.gzip => VolumeError::io(path, e),
+            _ => VolumeError::Gzip(e.to_string()),
+        }
+    }
+
+    /// Fills `buf` unless the input ends first; returns the bytes read.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        read_full(&mut self.reader, buf).map_err(|e| self.error(e))
+    }
+
+    /// Reads and discards up to `n` bytes; returns how many there were.
+    fn skip(&mut self, n: u64) -> Result<u64> {
+        std::io::copy(&mut (&mut self.reader).take(n), &mut std::io::sink())
+            .map_err(|e| self.error(e))
+    }
+
+    /// The first [`HEADER_READ`] bytes (fewer if the input is shorter).
+    fn head(&mut self) -> Result<Vec<u8>> {
+        let mut head = vec![0u8; HEADER_READ];
+        let n = self.fill(&mut head)?;
+        head.truncate(n);
+        Ok(head)
+    }
+}
+
+/// `read_exact` that stops quietly at the end of the input; returns the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Decodes the voxels that follow `header`, applying scaling. `prefix` holds the first bytes
+/// of the voxels' input already read (the header of a single file; empty for a pair's
+/// `.img`), `source` the rest. Reads at most `vox_offset` + the announced voxel bytes.
+/// `single_min`, for single files, is the smallest length that holds voxel data: a shorter
+/// file is [`VolumeError::NoVoxelData`] rather than truncated.
+fn decode(
+    header: Header,
+    prefix: &[u8],
+    source: &mut Source<'_>,
+    single_min: Option<usize>,
+) -> Result<Volume> {
+    let n = header.voxel_count();
+    let size = header.datatype.size();
+    // At most MAX_VOXELS × 8 = 1 GiB and MAX_VOX_OFFSET (checked by `parse_header`): no
+    // overflow, even in 32 bits.
+    let expected = n * size;
+    let start = header.vox_offset;
+    // Bytes of this input read so far; once it has ended, its length.
+    let mut consumed = prefix.len();
+    let mut pending = prefix.get(start..).unwrap_or(&[]);
+    if start > prefix.len() {
+        consumed += source.skip((start - prefix.len()) as u64)? as usize;
+    }
+
+    // Sized up front when the input is known to hold all the voxels; otherwise grown as they
+    // arrive, so that a header announcing more than a file holds costs only what it holds.
+    let known = source
+        .len_hint
+        .is_some_and(|len| len >= (start + expected) as u64);
+    let mut data: Vec<f32> = Vec::with_capacity(if known { n } else { n.min(CHUNK) });
+    let mut buf = vec![0u8; expected.min(CHUNK)];
+    let scaling = Scaling::of(&header);
+    let mut nonfinite = 0usize;
+    let mut read = 0usize;
+    while read < expected {
+        let want = (expected - read).min(CHUNK);
+        let from_prefix = pending.len().min(want);
+        buf[..from_prefix].copy_from_slice(&pending[..from_prefix]);
+        pending = &pending[from_prefix..];
+        let from_source = source.fill(&mut buf[from_prefix..want])?;
+        consumed += from_source;
+        let got = from_prefix + from_source;
+        read += got;
+        let whole = &buf[..got - got % size];
+        let needed = data.len() + whole.len() / size;
+        if needed > data.capacity() {
+            let target = needed.max(2 * data.capacity()).min(n);
+            data.reserve_exact(target - data.len());
+        }
+        nonfinite += scaling.decode(whole, &mut data);
+        if got < want {
+            break;
+        }
+    }
+
+    if let Some(min) = single_min {
+        let floor = start.max(min - 4);
+        if read == expected && consumed <= floor {
+            // The voxels lay inside the header (vox_offset below the header size): is
+            // there anything after it?
+            consumed += source.skip((floor + 1 - consumed) as u64)? as usize;
+        }
+        if consumed <= floor {
+            return Err(VolumeError::NoVoxelData {
+                len: consumed,
+                vox_offset: start.max(min),
+            });
+        }
+    }
+    if read < expected {
+        return Err(VolumeError::Truncated {
+            expected,
+            actual: read,
+            vox_offset: start,
         });
     }
-    Ok(())
+    if source.gzip {
+        // A well-formed stream ends here: reading on checks its CRC.
+        source.skip(GZIP_TAIL)?;
+    }
+    Ok(Volume {
+        data,
+        header,
+        nonfinite_voxels: nonfinite,
+    })
+}
+
+/// How stored voxel values become intensities.
+struct Scaling {
+    datatype: Datatype,
+    big_endian: bool,
+    /// `Some((slope, intercept))` when scaling applies (a finite, non-zero slope).
+    linear: Option<(f64, f64)>,
+}
+
+impl Scaling {
+    fn of(header: &Header) -> Scaling {
+        let slope = header.scl_slope;
+        let scaled = slope != 0.0 && slope.is_finite();
+        let inter = if scaled && header.scl_inter.is_finite() {
+            header.scl_inter
+        } else {
+            0.0
+        };
+        Scaling {
+            datatype: header.datatype,
+            big_endian: header.big_endian,
+            linear: scaled.then_some((slope, inter)),
+        }
+    }
+
+    /// Appends the intensities of the whole voxels in `raw`; non-finite ones become 0.
+    /// Returns how many were non-finite.
+    fn decode(&self, raw: &[u8], out: &mut Vec<f32>) -> usize {
+        let big = self.big_endian;
+        let mut nonfinite = 0usize;
+        macro_rules! run {
+            ($t:ty) => {{
+                const W: usize = std::mem::size_of::<$t>();
+                for chunk in raw.chunks_exact(W) {
+                    let mut a = [0u8; W];
+                    a.copy_from_slice(chunk);
+                    let v = if big {
+                        <$t>::from_be_bytes(a)
+                    } else {
+                        <$t>::from_le_bytes(a)
+                    } as f64;
+                    let v = match self.linear {
+                        Some((slope, inter)) => v * slope + inter,
+                        None => v,
+                    } as f32;
+                    if v.is_finite() {
+                        out.push(v);
+                    } else {
+                        nonfinite += 1;
+                        out.push(0.0);
+                    }
+                }
+            }};
+        }
+        match self.datatype {
+            Datatype::U8 => run!(u8),
+            Datatype::I8 => run!(i8),
+            Datatype::I16 => run!(i16),
+            Datatype::U16 => run!(u16),
+            Datatype::I32 => run!(i32),
+            Datatype::U32 => run!(u32),
+            Datatype::I64 => run!(i64),
+            Datatype::U64 => run!(u64),
+            Datatype::F32 => run!(f32),
+            Datatype::F64 => run!(f64),
+        }
+        nonfinite
+    }
 }
 
 /// Parses a NIfTI-1 (348-byte) or NIfTI-2 (540-byte) header of either byte order.
@@ -548,14 +862,15 @@ fn parse_nifti1(bytes: &[u8]) -> Result<Header> {
     };
     // nifti-rs stores dim as u16; the standard says i16: values ≥ 2^15 are negative.
     let raw_dim: Vec<i64> = h.dim.iter().map(|&d| d as i16 as i64).collect();
-    let (dims, vox_offset) = (spatial_dims(&raw_dim, h.intent_code as i32)?, h.vox_offset);
+    let dims = spatial_dims(&raw_dim, h.intent_code as i32)?;
+    let datatype = Datatype::from_code(h.datatype as i32)?;
     Ok(Header {
         format,
         big_endian: h.endianness == nifti::Endianness::Big,
-        datatype: Datatype::from_code(h.datatype as i32)?,
-        dims,
+        datatype,
+        dims: within_limit(dims, datatype)?,
         pixdim: h.pixdim.map(|v| v as f64),
-        vox_offset: finite_offset(vox_offset as f64)?,
+        vox_offset: finite_offset(h.vox_offset as f64)?,
         scl_slope: if is_analyze { 0.0 } else { h.scl_slope as f64 },
         scl_inter: if is_analyze { 0.0 } else { h.scl_inter as f64 },
         qform_code: if is_analyze { 0 } else { h.qform_code as i32 },
@@ -570,14 +885,34 @@ fn parse_nifti1(bytes: &[u8]) -> Result<Header> {
     })
 }
 
+/// `vox_offset` as a byte offset, at most [`MAX_VOX_OFFSET`].
 fn finite_offset(v: f64) -> Result<usize> {
-    if (0.0..1e12).contains(&v) {
-        Ok(v as usize)
-    } else {
+    if !(v >= 0.0 && v.is_finite()) {
         Err(VolumeError::NotNifti {
             detail: format!("invalid vox_offset {v}"),
         })
+    } else if v > MAX_VOX_OFFSET as f64 {
+        Err(VolumeError::VoxOffsetTooLarge {
+            vox_offset: v as u64,
+            limit: MAX_VOX_OFFSET,
+        })
+    } else {
+        Ok(v as usize)
     }
+}
+
+/// The spatial dimensions as `usize`, refused with [`VolumeError::TooLarge`] when their
+/// product exceeds [`MAX_VOXELS`] (so every later size computation fits, even in 32 bits).
+fn within_limit(dims: [u64; 3], datatype: Datatype) -> Result<[usize; 3]> {
+    if product(&dims).is_some_and(|v| v <= MAX_VOXELS as u128) {
+        // Each dimension is at most MAX_VOXELS here.
+        return Ok(dims.map(|d| d as usize));
+    }
+    Err(VolumeError::TooLarge {
+        dims,
+        datatype,
+        limit: MAX_VOXELS,
+    })
 }
 
 fn c_string(b: &[u8]) -> String {
@@ -632,13 +967,14 @@ fn parse_nifti2(bytes: &[u8], big: bool) -> Result<Header> {
     let raw_dim: Vec<i64> = (0..8).map(|i| f.i64(16 + 8 * i)).collect();
     let intent_code = f.i32(504);
     let dims = spatial_dims(&raw_dim, intent_code)?;
+    let datatype = Datatype::from_code(f.i16(12) as i32)?;
     let srow = [400, 432, 464].map(|at| [0, 1, 2, 3].map(|i| f.f64(at + 8 * i)));
     let vox_offset = f.i64(168);
     Ok(Header {
         format,
         big_endian: big,
-        datatype: Datatype::from_code(f.i16(12) as i32)?,
-        dims,
+        datatype,
+        dims: within_limit(dims, datatype)?,
         pixdim: [0, 1, 2, 3, 4, 5, 6, 7].map(|i| f.f64(104 + 8 * i)),
         vox_offset: finite_offset(vox_offset as f64)?,
         scl_slope: f.f64(176),
@@ -660,8 +996,9 @@ fn is_cifti(intent: i32) -> bool {
     (3000..3100).contains(&intent)
 }
 
-/// Validates `dim[0..8]` and returns the three spatial dimensions.
-fn spatial_dims(raw: &[i64], intent_code: i32) -> Result<[usize; 3]> {
+/// Validates `dim[0..8]` and returns the three spatial dimensions (as stored: their size is
+/// checked by [`within_limit`]).
+fn spatial_dims(raw: &[i64], intent_code: i32) -> Result<[u64; 3]> {
     let ndim = raw[0];
     if !(1..=7).contains(&ndim) {
         return Err(VolumeError::BadDims(format!(
@@ -675,11 +1012,17 @@ fn spatial_dims(raw: &[i64], intent_code: i32) -> Result<[usize; 3]> {
             "negative dimension {d} in {dims:?}"
         )));
     }
-    let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+    let dims: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+    // For messages (a NIfTI-2 dimension may not fit a 32-bit usize).
+    let listed = || -> Vec<usize> {
+        dims.iter()
+            .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
+            .collect()
+    };
     if let Some(axis) = dims.iter().position(|&d| d == 0) {
         return Err(VolumeError::ZeroSizeDim {
             axis: axis + 1,
-            dims,
+            dims: listed(),
         });
     }
     let cifti = if is_cifti(intent_code) {
@@ -692,99 +1035,22 @@ fn spatial_dims(raw: &[i64], intent_code: i32) -> Result<[usize; 3]> {
     if effective >= 5 || (!cifti.is_empty() && effective > 3) {
         return Err(VolumeError::NotAVolume {
             ndim: effective,
-            dims,
+            dims: listed(),
             cifti,
         });
     }
-    let mut spatial = [1usize; 3];
+    let mut spatial = [1u64; 3];
     for (s, d) in spatial.iter_mut().zip(dims.iter()) {
         *s = *d;
     }
     if effective == 4 {
+        let listed = listed();
         return Err(VolumeError::FourDimensional {
-            dims: spatial,
-            volumes: dims[3],
+            dims: [listed[0], listed[1], listed[2]],
+            volumes: listed[3],
         });
     }
     Ok(spatial)
-}
-
-/// Decodes the voxels that follow `header` in `bytes`, applying scaling.
-fn decode(
-    header: Header,
-    bytes: &[u8],
-    offset_check: impl Fn(&Header, usize) -> Result<()>,
-) -> Result<Volume> {
-    offset_check(&header, bytes.len())?;
-    let n = header.voxel_count();
-    let size = header.datatype.size();
-    let expected = n.checked_mul(size).ok_or_else(|| {
-        VolumeError::BadDims(format!(
-            "{:?} voxels overflow the address space",
-            header.dims
-        ))
-    })?;
-    let start = header.vox_offset;
-    let actual = bytes.len().saturating_sub(start);
-    if actual < expected {
-        return Err(VolumeError::Truncated {
-            expected,
-            actual,
-            vox_offset: start,
-        });
-    }
-    let raw = &bytes[start..start + expected];
-    let slope = header.scl_slope;
-    let scaled = slope != 0.0 && slope.is_finite();
-    let inter = if scaled && header.scl_inter.is_finite() {
-        header.scl_inter
-    } else {
-        0.0
-    };
-    let big = header.big_endian;
-    let mut nonfinite = 0usize;
-    let mut data = Vec::with_capacity(n);
-    macro_rules! run {
-        ($t:ty) => {{
-            const W: usize = std::mem::size_of::<$t>();
-            for chunk in raw.chunks_exact(W) {
-                let mut a = [0u8; W];
-                a.copy_from_slice(chunk);
-                let v = if big {
-                    <$t>::from_be_bytes(a)
-                } else {
-                    <$t>::from_le_bytes(a)
-                } as f64;
-                let v = if scaled { v * slope + inter } else { v };
-                let v = v as f32;
-                if v.is_finite() {
-                    data.push(v);
-                } else {
-                    nonfinite += 1;
-                    data.push(0.0);
-                }
-            }
-        }};
-    }
-    match header.datatype {
-        Datatype::U8 => run!(u8),
-        Datatype::I8 => run!(i8),
-        Datatype::I16 => run!(i16),
-        Datatype::U16 => run!(u16),
-        Datatype::I32 => run!(i32),
-        Datatype::U32 => run!(u32),
-        Datatype::I64 => run!(i64),
-        Datatype::U64 => run!(u64),
-        Datatype::F32 => run!(f32),
-        Datatype::F64 => run!(f64),
-    }
-    // Validate the geometry once, here, so every Volume has a usable affine.
-    header.world_from_voxel()?;
-    Ok(Volume {
-        data,
-        header,
-        nonfinite_voxels: nonfinite,
-    })
 }
 
 /// Scalar types that can be written as NIfTI voxels.
