@@ -1,5 +1,6 @@
 //! `adamm export`: a run's student for the browser (half precision) with its model card.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use adamm_model::burn::tensor::Device;
@@ -75,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let student = Student::load(&config.network, &source, &device)
         .with_context(|| format!("loading {}", source.display()))?;
     student
-        .save(&args.out, Precision::F16)
+        .save_with_window(&args.out, Precision::F16, config.validation_window())
         .with_context(|| format!("writing {}", args.out.display()))?;
     let evaluation = match &args.eval {
         Some(dir) => Some(EvalSummary::load(&dir.join("summary.json"))?),
@@ -114,12 +115,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&card_path, serde_json::to_string_pretty(&card)?)
         .with_context(|| format!("writing {}", card_path.display()))?;
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "exported {} → {} ({:.2} MB, f16) and model card {}",
         source.display(),
         args.out.display(),
         size as f64 / 1e6,
         card_path.display()
-    );
+    )?;
     Ok(())
 }

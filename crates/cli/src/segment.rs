@@ -1,16 +1,15 @@
 //! `adamm segment`: one case (any subset of the four modalities) to a label map in the
 //! input's own grid and header.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use adamm_model::{Segmenter, SlidingWindowConfig, Student};
+use adamm_model::{LoadedStudent, Pipeline, Scans};
 use adamm_volume::brats::{
-    check_one_grid, check_same_grid, discover_cases, load_case, LabelConvention, LabelVolumes,
-    LoadedCase, Modality,
+    check_same_grid, discover_cases, CaseFiles, LabelConvention, LabelVolumes,
 };
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_path;
-use adamm_volume::preprocess::{preprocess_case, PreprocessOptions};
 use adamm_volume::{read_path, Volume};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -64,20 +63,22 @@ pub struct Args {
     /// Ground truth to score the result against (Dice, HD95, IoU, sensitivity per region).
     #[arg(long)]
     truth: Option<PathBuf>,
-    /// Sliding-window edge on the network's grid (a multiple of 8). Use the training patch:
-    /// windows larger than the patches the network saw hurt (measured: WT Dice 0.83 with 64³
-    /// against 0.73 with 96³ for the light model trained on 64³ patches).
-    #[arg(long, default_value_t = 64)]
-    window: usize,
+    /// Sliding-window edge on the network's grid (a multiple of 8). Default: the window the
+    /// model file records (its training patch); windows larger than the patches the network
+    /// saw make it worse.
+    #[arg(long)]
+    window: Option<usize>,
     /// Device: cpu, wgpu[:N], cuda[:N].
     #[arg(long, default_value = "cpu")]
     device: String,
 }
 
-fn load_files(args: &Args) -> anyhow::Result<LoadedCase> {
+/// The files of the case: those of `--case DIR` (its ground truth is not read: give
+/// `--truth` to score), or those given one by one.
+fn case_files(args: &Args) -> anyhow::Result<[Option<PathBuf>; 4]> {
     if let Some(dir) = &args.case {
         let found = discover_cases(dir)?;
-        let files = match found.cases.as_slice() {
+        let files: &CaseFiles = match found.cases.as_slice() {
             [one] => one,
             [] => anyhow::bail!("no BraTS-named images in {}", dir.display()),
             many => anyhow::bail!(
@@ -86,33 +87,14 @@ fn load_files(args: &Args) -> anyhow::Result<LoadedCase> {
                 many.len()
             ),
         };
-        let mut case = load_case(files)?;
-        case.seg = None;
-        return Ok(case);
+        return Ok(files.images.clone());
     }
-    let given = [&args.t1, &args.t1c, &args.t2, &args.flair];
+    let given = [&args.t1, &args.t1c, &args.t2, &args.flair].map(Clone::clone);
     anyhow::ensure!(
-        given.iter().any(|g| g.is_some()),
+        given.iter().any(Option::is_some),
         "give --case DIR or at least one of --t1, --t1c, --t2, --flair"
     );
-    let mut images: [Option<Volume>; 4] = Default::default();
-    for (m, path) in Modality::ALL.iter().zip(given) {
-        let Some(path) = path else { continue };
-        let v = read_path(path).with_context(|| format!("{} ({})", path.display(), m.name()))?;
-        images[m.index()] = Some(v);
-    }
-    let names = given.map(|p| p.as_ref().map(|p| p.display().to_string()));
-    check_one_grid(
-        names
-            .iter()
-            .zip(&images)
-            .filter_map(|(n, v)| Some((n.as_deref()?, &v.as_ref()?.header))),
-    )?;
-    Ok(LoadedCase {
-        id: "case".into(),
-        images,
-        seg: None,
-    })
+    Ok(given)
 }
 
 fn truth_labels(path: &Path, reference: &Volume) -> anyhow::Result<Vec<u8>> {
@@ -131,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .model
         .clone()
         .unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
-    let student = Student::load_any(&model_path, &device).with_context(|| {
+    let model = LoadedStudent::load(&model_path, &device).with_context(|| {
         format!(
             "loading the model {}{}",
             model_path.display(),
@@ -142,72 +124,73 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         )
     })?;
-    let case = load_files(&args)?;
-    let availability = case.availability();
-    let reference = case
-        .images
-        .iter()
-        .flatten()
-        .next()
-        .context("no image loaded")?
-        .clone();
+    let mut windows = model.sliding_window()?;
+    if let Some(w) = args.window {
+        windows.window = [w; 3];
+    }
+    let window = windows.window;
+    let pipeline = Pipeline::new(model.student, windows, &device)?;
+    let files = case_files(&args)?;
+    let scans = Scans::read_paths(files.each_ref().map(Option::as_deref))?;
     let started = std::time::Instant::now();
-    let pre = preprocess_case(&case, PreprocessOptions::default())?;
-    let segmenter = Segmenter::new(
-        student,
-        SlidingWindowConfig::new().with_window([args.window; 3]),
-        &device,
-    )?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("segmenting {bar:30} {pos}/{len} windows [{elapsed}]")
             .expect("valid template"),
     );
-    let result = segmenter.segment_labels(&pre, availability, |p| {
+    let result = pipeline.segment(&scans, |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
     let labels = result.labels;
+    let grid = scans.grid();
     let convention = match args.labels {
         LabelsArg::Brats2023 => LabelConvention::Brats2023,
         LabelsArg::Brats2021 => LabelConvention::Brats2021,
     };
     let file_values: Vec<u8> = labels.iter().map(|&l| convention.file_value(l)).collect();
-    write_path(&args.out, &reference.header, &file_values)
+    write_path(&args.out, scans.header(), &file_values)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    println!(
-        "segmented {:?} voxels of {:?} mm (modalities {}) in {:.1} s → {}",
-        reference.dims(),
-        reference.spacing_mm(),
-        availability.name(),
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "segmented {:?} voxels of {:?} mm (modalities {}, window {}×{}×{}) in {:.1} s → {}",
+        grid.dims(),
+        grid.spacing_mm(),
+        scans.availability().name(),
+        window[0],
+        window[1],
+        window[2],
         started.elapsed().as_secs_f64(),
         args.out.display()
-    );
-    let v = LabelVolumes::of(&labels, reference.spacing_mm());
-    println!(
+    )?;
+    let v = LabelVolumes::of(&labels, grid.spacing_mm());
+    writeln!(
+        out,
         "volumes: NETC {:.1} mL, SNFH (edema) {:.1} mL, ET {:.1} mL; WT {:.1} mL, TC {:.1} mL",
         v.netc,
         v.snfh,
         v.et,
         v.wt(),
         v.tc(),
-    );
+    )?;
     if let [netc, snfh, et] = result.presence[..] {
-        println!("presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}");
+        writeln!(out, "presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}")?;
     }
     if let Some(truth_path) = &args.truth {
-        let truth = truth_labels(truth_path, &reference)?;
-        let metrics = region_metrics(&labels, &truth, reference.dims(), reference.spacing_mm())?;
+        let truth = truth_labels(truth_path, grid)?;
+        let metrics = region_metrics(&labels, &truth, grid.dims(), grid.spacing_mm())?;
         for (region, m) in metrics {
-            println!(
+            writeln!(
+                out,
                 "{}: Dice {:.4}, HD95 {:.2} mm, IoU {:.4}, sensitivity {:.4}",
                 region.name(),
                 m.dice,
                 m.hd95,
                 m.iou,
                 m.sensitivity
-            );
+            )?;
         }
     }
     Ok(())

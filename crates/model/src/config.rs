@@ -4,6 +4,14 @@ use burn::config::Config;
 
 use crate::error::{ModelError, Result};
 
+/// Most resolution levels a configuration may ask for.
+pub const MAX_DEPTH: usize = 8;
+
+/// Largest network (parameters, estimated from the configuration) that
+/// [`AdammConfig::validate`] accepts: about 40 times the paper network, so that a model file's
+/// configuration cannot make building the network allocate without bound.
+pub const MAX_PARAMETERS: u128 = 200_000_000;
+
 /// Configuration of an AdaMM network: the backbone, the adapter bank, GARM and the presence
 /// head. Teacher and student share it; the teacher simply has no adapter bank or GARM.
 ///
@@ -48,7 +56,7 @@ pub struct AdammConfig {
     #[config(default = true)]
     pub empty_code_entry: bool,
     /// The network works on the case's grid coarsened by this factor along each axis:
-    /// [`crate::Segmenter::segment`] averages `f³` voxel blocks before the network and
+    /// [`crate::Pipeline::prepare`] averages `f³` voxel blocks before the network and
     /// interpolates the probabilities back to the case's grid
     /// (`adamm_volume::resample`). 1 = full resolution (paper); 2 on 1 mm BraTS data means
     /// 2 mm. Training must use the same factor. Default: 1; the light preset uses 2.
@@ -132,6 +140,30 @@ impl AdammConfig {
         }
         if self.adapter_hidden == 0 || self.graph_nodes == 0 {
             return fail("adapter_hidden and graph_nodes must be positive".into());
+        }
+        // A configuration read from a file must not make `init` allocate without bound: the
+        // backbone's 3×3×3 convolutions dominate the parameter count.
+        if self.depth > MAX_DEPTH {
+            return fail(format!(
+                "depth {} is more than {MAX_DEPTH} levels",
+                self.depth
+            ));
+        }
+        let convs: u128 = (0..self.depth)
+            .map(|l| {
+                let w = (self.base_width as u128) << l;
+                let blocks = self.blocks_per_level[l] as u128;
+                // Encoder blocks (two convolutions each) plus the decoder's at most two.
+                (2 * blocks + 2) * 27 * w * w
+            })
+            .sum();
+        let adapters = 2 * (self.adapter_hidden as u128) * (self.base_width as u128) << self.depth;
+        let estimate = convs + 16 * adapters + (self.graph_nodes as u128).pow(2);
+        if estimate > MAX_PARAMETERS {
+            return fail(format!(
+                "the configuration describes a network of about {estimate} parameters, more \
+                 than the {MAX_PARAMETERS} this crate builds"
+            ));
         }
         Ok(())
     }

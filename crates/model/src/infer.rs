@@ -6,8 +6,6 @@
 //! channels plus one accumulator per class and one for the weights.
 
 use adamm_volume::brats::{label, Availability};
-use adamm_volume::preprocess::Preprocessed;
-use adamm_volume::resample;
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -19,10 +17,6 @@ use crate::network::{Student, Teacher};
 /// Probability above which a class is called (each class is its own sigmoid), as the authors
 /// evaluate.
 pub const LABEL_THRESHOLD: f32 = 0.5;
-
-/// The tumour classes (NETC, SNFH, ET) lead the probability maps; background, when present,
-/// comes after them.
-const TUMOUR_CLASSES: usize = 3;
 
 /// Settings of the sliding-window inference.
 #[derive(Config, Debug, PartialEq)]
@@ -109,15 +103,6 @@ pub struct Segmentation {
     pub presence: Vec<f32>,
 }
 
-/// A case's label map on its native grid, with the presence scores.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaseLabels {
-    /// Internal labels (see [`Segmentation::labels`]) in the files' voxel order.
-    pub labels: Vec<u8>,
-    /// See [`Segmentation::presence`].
-    pub presence: Vec<f32>,
-}
-
 impl Segmentation {
     /// The internal label map (0 background, 1 NETC, 2 SNFH, 3 ET): ET where its probability
     /// exceeds `threshold`, else NETC where it does, else SNFH where it does, else background.
@@ -125,15 +110,6 @@ impl Segmentation {
     /// thresholded channels the authors evaluate.
     pub fn labels(&self, threshold: f32) -> Vec<u8> {
         probabilities_to_labels(&self.probabilities, threshold)
-    }
-
-    /// The labels at [`LABEL_THRESHOLD`] taken back to `case`'s native grid (this segmentation
-    /// must be of `case`, on its working grid), with the presence scores.
-    pub fn into_case_labels(self, case: &Preprocessed) -> Result<CaseLabels> {
-        Ok(CaseLabels {
-            labels: case.labels_to_native(&self.labels(LABEL_THRESHOLD))?,
-            presence: self.presence,
-        })
     }
 }
 
@@ -390,169 +366,135 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         }
     }
 
-    /// Segments `channels` (`in_channels` maps of `dims = [nx, ny, nz]` voxels, x fastest),
-    /// reading each window back synchronously. Do not use on WebGPU in a browser (use
-    /// [`Segmenter::segment_channels_async`]).
+    /// Starts segmenting `channels` (`in_channels` maps of `dims = [nx, ny, nz]` voxels, x
+    /// fastest) with the combination `availability` (modalities it marks absent are zeroed):
+    /// the windows to run, one at a time, with [`Windows::run`] or [`Windows::run_async`].
+    pub fn start<'a>(
+        &'a self,
+        channels: &'a [Vec<f32>],
+        dims: [usize; 3],
+        availability: Availability,
+    ) -> Result<Windows<'a, N>> {
+        self.check(channels, dims, availability)?;
+        Ok(Windows {
+            segmenter: self,
+            channels,
+            dims,
+            availability,
+            plan: self.plan(dims),
+            done: 0,
+            blend: self.new_blend(dims),
+        })
+    }
+
+    /// Segments `channels` at once (see [`Segmenter::start`]), reading each window back
+    /// synchronously. Do not use on WebGPU in a browser (use [`Windows::run_async`]).
     pub fn segment_channels(
         &self,
         channels: &[Vec<f32>],
         dims: [usize; 3],
         availability: Availability,
-        mut progress: impl FnMut(Progress),
+        progress: impl FnMut(Progress),
     ) -> Result<Segmentation> {
-        self.check(channels, dims, availability)?;
-        let plan = self.plan(dims);
-        let mut blend = self.new_blend(dims);
-        for (i, w) in plan.iter().enumerate() {
-            let x = self.window_input(channels, dims, availability, *w);
-            let (probs, presence) = self.run_window(x, availability)?;
-            let data = probs
-                .try_into_data()
-                .map_err(|e| ModelError::Readback(e.to_string()))?;
-            blend.add(data, w.start, &self.weights)?;
-            blend.add_presence(
-                presence
-                    .try_into_data()
-                    .map_err(|e| ModelError::Readback(e.to_string()))?,
-            )?;
-            progress(Progress {
-                done: i + 1,
-                total: plan.len(),
-            });
-        }
-        Ok(blend.finish())
+        self.start(channels, dims, availability)?.run(progress)
+    }
+}
+
+/// A sliding-window segmentation under way (from [`Segmenter::start`]): the windows are
+/// launched on the device one at a time ([`Windows::launch`]), read back by the caller's
+/// driver and blended in ([`Windows::land`]). [`Windows::run`] reads back synchronously,
+/// [`Windows::run_async`] asynchronously (WebGPU in a browser); both take the same steps.
+pub struct Windows<'a, N: SegmentationNetwork> {
+    segmenter: &'a Segmenter<N>,
+    channels: &'a [Vec<f32>],
+    dims: [usize; 3],
+    availability: Availability,
+    plan: Vec<Window>,
+    done: usize,
+    blend: Blend,
+}
+
+/// One window's network output, still on the device: read it back and [`Windows::land`] it.
+pub struct Launched {
+    start: [usize; 3],
+    /// Class probabilities `[1, classes, wz, wy, wx]`, gated by presence.
+    pub probabilities: Tensor<5>,
+    /// Presence `[1, classes − 1]`.
+    pub presence: Tensor<2>,
+}
+
+impl<N: SegmentationNetwork> Windows<'_, N> {
+    /// Windows in all.
+    pub fn total(&self) -> usize {
+        self.plan.len()
     }
 
-    /// [`Segmenter::segment_channels`] with asynchronous readback: works on every backend,
-    /// WebGPU in a browser included.
-    pub async fn segment_channels_async(
-        &self,
-        channels: &[Vec<f32>],
-        dims: [usize; 3],
-        availability: Availability,
-        mut progress: impl FnMut(Progress),
-    ) -> Result<Segmentation> {
-        self.check(channels, dims, availability)?;
-        let plan = self.plan(dims);
-        let mut blend = self.new_blend(dims);
-        for (i, w) in plan.iter().enumerate() {
-            let x = self.window_input(channels, dims, availability, *w);
-            let (probs, presence) = self.run_window(x, availability)?;
-            let data = probs
+    /// Runs the network on the next window; `None` when every window has landed.
+    pub fn launch(&self) -> Result<Option<Launched>> {
+        let Some(&w) = self.plan.get(self.done) else {
+            return Ok(None);
+        };
+        let s = self.segmenter;
+        let x = s.window_input(self.channels, self.dims, self.availability, w);
+        let (probabilities, presence) = s.run_window(x, self.availability)?;
+        Ok(Some(Launched {
+            start: w.start,
+            probabilities,
+            presence,
+        }))
+    }
+
+    /// Blends in a launched window's output, read back as `probabilities` and `presence`.
+    pub fn land(
+        &mut self,
+        launched: &Launched,
+        probabilities: TensorData,
+        presence: TensorData,
+    ) -> Result<Progress> {
+        self.blend
+            .add(probabilities, launched.start, &self.segmenter.weights)?;
+        self.blend.add_presence(presence)?;
+        self.done += 1;
+        Ok(Progress {
+            done: self.done,
+            total: self.plan.len(),
+        })
+    }
+
+    /// The blended probabilities (windows not landed contribute nothing).
+    pub fn finish(self) -> Segmentation {
+        self.blend.finish()
+    }
+
+    /// Runs every window, reading each back synchronously (not on WebGPU in a browser).
+    pub fn run(mut self, mut progress: impl FnMut(Progress)) -> Result<Segmentation> {
+        while let Some(w) = self.launch()? {
+            let probabilities = w.probabilities.clone().try_into_data().map_err(readback)?;
+            let presence = w.presence.clone().try_into_data().map_err(readback)?;
+            progress(self.land(&w, probabilities, presence)?);
+        }
+        Ok(self.finish())
+    }
+
+    /// Runs every window, reading each back asynchronously: works on every backend, WebGPU
+    /// in a browser included.
+    pub async fn run_async(mut self, mut progress: impl FnMut(Progress)) -> Result<Segmentation> {
+        while let Some(w) = self.launch()? {
+            let probabilities = w
+                .probabilities
+                .clone()
                 .into_data_async()
                 .await
-                .map_err(|e| ModelError::Readback(e.to_string()))?;
-            blend.add(data, w.start, &self.weights)?;
-            blend.add_presence(
-                presence
-                    .into_data_async()
-                    .await
-                    .map_err(|e| ModelError::Readback(e.to_string()))?,
-            )?;
-            progress(Progress {
-                done: i + 1,
-                total: plan.len(),
-            });
+                .map_err(readback)?;
+            let presence = w.presence.clone().into_data_async().await.map_err(readback)?;
+            progress(self.land(&w, probabilities, presence)?);
         }
-        Ok(blend.finish())
+        Ok(self.finish())
     }
+}
 
-    /// Segments a preprocessed case with the combination `availability` (modalities it marks
-    /// absent are zeroed even if the case has them), on the case's own (cropped) grid: with a
-    /// network `grid_factor` above 1 the channels are block-averaged first and the
-    /// probabilities interpolated back (`adamm_volume::resample`). Tumour probabilities are 0
-    /// outside the case's brain mask (voxels that are zero in every present scan): the inputs
-    /// are skull-stripped, so nothing there can be tumour.
-    pub fn segment(
-        &self,
-        case: &Preprocessed,
-        availability: Availability,
-        progress: impl FnMut(Progress),
-    ) -> Result<Segmentation> {
-        let (channels, dims) = self.network_grid(case);
-        let coarse = self.segment_channels(&channels, dims, availability, progress)?;
-        Ok(self.case_grid(coarse, case))
-    }
-
-    /// The label map of a preprocessed case on its native grid (the grid and orientation of
-    /// the files it was read from; internal labels, see [`Segmentation::labels`]), called at
-    /// [`LABEL_THRESHOLD`]: what `adamm segment` writes and the browser app shows.
-    pub fn segment_labels(
-        &self,
-        case: &Preprocessed,
-        availability: Availability,
-        progress: impl FnMut(Progress),
-    ) -> Result<CaseLabels> {
-        self.segment(case, availability, progress)?
-            .into_case_labels(case)
-    }
-
-    /// [`Segmenter::segment_labels`] with asynchronous readback (for WebGPU in a browser).
-    pub async fn segment_labels_async(
-        &self,
-        case: &Preprocessed,
-        availability: Availability,
-        progress: impl FnMut(Progress),
-    ) -> Result<CaseLabels> {
-        self.segment_async(case, availability, progress)
-            .await?
-            .into_case_labels(case)
-    }
-
-    /// [`Segmenter::segment`] with asynchronous readback (for WebGPU in a browser).
-    pub async fn segment_async(
-        &self,
-        case: &Preprocessed,
-        availability: Availability,
-        progress: impl FnMut(Progress),
-    ) -> Result<Segmentation> {
-        let (channels, dims) = self.network_grid(case);
-        let coarse = self
-            .segment_channels_async(&channels, dims, availability, progress)
-            .await?;
-        Ok(self.case_grid(coarse, case))
-    }
-
-    /// The case's channels on the grid the network works on, and that grid's size.
-    pub fn network_grid(&self, case: &Preprocessed) -> (Vec<Vec<f32>>, [usize; 3]) {
-        let f = self.network.network_config().grid_factor;
-        let dims = case.dims();
-        let channels = case
-            .channels
-            .iter()
-            .map(|c| resample::block_mean(c, dims, f))
-            .collect();
-        (channels, resample::coarse_dims(dims, f))
-    }
-
-    /// Probabilities on the network's grid brought back to `case`'s (cropped) grid: linearly
-    /// interpolated when the network works on a coarser grid, then the tumour classes set to 0
-    /// outside the brain mask (the background class, if present, is left as it is).
-    pub fn case_grid(&self, coarse: Segmentation, case: &Preprocessed) -> Segmentation {
-        let f = self.network.network_config().grid_factor;
-        let dims = case.dims();
-        let mut probabilities = if f <= 1 {
-            coarse.probabilities
-        } else {
-            coarse
-                .probabilities
-                .iter()
-                .map(|p| resample::upsample_linear(p, dims, f))
-                .collect()
-        };
-        for p in probabilities.iter_mut().take(TUMOUR_CLASSES) {
-            for (v, &inside) in p.iter_mut().zip(&case.brain) {
-                if !inside {
-                    *v = 0.0;
-                }
-            }
-        }
-        Segmentation {
-            dims,
-            probabilities,
-            presence: coarse.presence,
-        }
-    }
+fn readback(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Readback(e.to_string())
 }
 
 impl Blend {

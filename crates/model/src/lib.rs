@@ -115,6 +115,12 @@
 //! [`Teacher`]) write burnpack files whose metadata records the kind and configuration; a file
 //! for another network is refused with [`ModelError::WeightsMismatch`] naming the differing
 //! fields or the missing tensors. [`Precision::F16`] halves the download for the browser.
+//! Student files for inference also record their sliding window ([`WeightsInfo::window`]).
+//!
+//! ## From scans to labels
+//! [`pipeline`] is the one path from a case's scans to its label map on their own grid
+//! (read, one grid, preprocess, the working grid, sliding windows, back to native), used by
+//! the CLI, the evaluation, the browser worker and the end-to-end test alike.
 //!
 //! ## Backends
 //! The code has no backend type parameter (Burn 0.22 chooses the backend at run time from the
@@ -122,9 +128,7 @@
 //! `Device::ndarray()` (tests and benches), `Device::wgpu(..)` natively with the `wgpu`
 //! feature, WebGPU in the browser (`webgpu`, on by default for wasm32) and CUDA with the
 //! `cuda` feature. Read results with `into_data_async` on WebGPU in wasm:
-//! [`Segmenter::segment_async`] does.
-
-#![deny(missing_docs)]
+//! [`Job::run_async`] (and [`Windows::run_async`]) do.
 
 pub mod backbone;
 pub mod bank;
@@ -137,6 +141,7 @@ pub mod info;
 pub mod layers;
 pub mod loss;
 pub mod network;
+pub mod pipeline;
 pub mod presence;
 pub mod sampler;
 pub mod store;
@@ -145,18 +150,19 @@ pub use backbone::{Backbone, BackboneConfig, NetOutput};
 pub use bank::{AdapterBank, AdapterBankConfig, AdapterEntry, AdapterEntryConfig};
 pub use config::AdammConfig;
 pub use discriminator::{StyleDiscriminator, StyleDiscriminatorConfig};
-pub use error::{ModelError, Result};
+pub use error::{ModelError, PipelineError, Result};
 pub use garm::{Garm, GarmConfig};
 pub use infer::{
-    probabilities_to_labels, CaseLabels, Progress, Segmentation, SegmentationNetwork, Segmenter,
-    SlidingWindowConfig, LABEL_THRESHOLD,
+    probabilities_to_labels, Launched, Progress, Segmentation, SegmentationNetwork, Segmenter,
+    SlidingWindowConfig, Windows, LABEL_THRESHOLD,
 };
 pub use info::{forward_flops, Flops, ParameterBreakdown};
 pub use loss::{LossConfig, LossTerms, Targets};
 pub use network::{mask_modalities, Student, Teacher};
+pub use pipeline::{CaseLabels, Job, LoadedStudent, Pipeline, PreparedCase, Scans};
 pub use presence::{PresenceHead, PresenceHeadConfig};
 pub use sampler::CombinationSampler;
-pub use store::{Precision, WeightsInfo};
+pub use store::{Precision, WeightsInfo, LEGACY_LIGHT_WINDOW};
 
 /// Re-export of Burn, so users get the exact version this crate uses.
 pub use burn;

@@ -2,7 +2,8 @@
 //!
 //! Every file records what it holds in its metadata: `adamm.kind` (`teacher`, `student` or
 //! `discriminator`), `adamm.config` (the configuration as JSON) and `adamm.precision`
-//! (`f32` or `f16`). Loading checks them against what the caller asks for and refuses a file
+//! (`f32` or `f16`); student files written for inference also record `adamm.window`, the
+//! sliding window to run them with (see [`WeightsInfo::window`]). Loading checks them against what the caller asks for and refuses a file
 //! made for another network with a message naming the differences; it then checks that every
 //! tensor was found with the right shape. Half-precision files (for the browser) store the
 //! convolution, linear and group-norm weights as f16 and are widened to f32 on load.
@@ -16,11 +17,28 @@ use burn::tensor::{DType, Device};
 use crate::config::AdammConfig;
 use crate::discriminator::{StyleDiscriminator, StyleDiscriminatorConfig};
 use crate::error::{ModelError, Result};
+use crate::infer::SlidingWindowConfig;
 use crate::network::{Student, Teacher};
 
 const KEY_KIND: &str = "adamm.kind";
 const KEY_CONFIG: &str = "adamm.config";
 const KEY_PRECISION: &str = "adamm.precision";
+const KEY_WINDOW: &str = "adamm.window";
+
+/// The sliding window of student files that record none: every student saved before
+/// `adamm.window` existed is a light-preset network trained on 64³ patches.
+pub const LEGACY_LIGHT_WINDOW: [usize; 3] = [64, 64, 64];
+
+/// The largest weights file AdaMM loads: 256 MiB.
+///
+/// The paper network has 7.1 million parameters (28 MiB in f32, 14 MiB in f16); the limit
+/// leaves room for one nine times larger while bounding what loading holds (the file, its
+/// copy for the reader and the f32 weights: about three times the file), in the CLI and in
+/// the browser worker alike. A longer file is refused with
+/// [`ModelError::WeightsFileTooLarge`] before it is read; a file whose tensor descriptors
+/// declare more bytes (shape × datatype, summed) than it holds is refused with
+/// [`ModelError::TensorsExceedFile`] before any tensor or network is allocated.
+pub const MAX_WEIGHTS_BYTES: usize = 256 << 20;
 
 /// Floating-point precision of a weights file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,24 +68,40 @@ pub struct WeightsInfo {
     pub config_json: String,
     /// `f32` or `f16`.
     pub precision: String,
+    /// The sliding window `[x, y, z]` (voxels of the network's working grid) recorded with the
+    /// weights, normally the training patch; `None` in files written before it was recorded.
+    pub recorded_window: Option<[usize; 3]>,
 }
 
 impl WeightsInfo {
-    /// Reads the metadata of a burnpack file held in memory.
+    /// Reads the metadata of a burnpack file held in memory, after checking its length and
+    /// its tensors' declared sizes against [`MAX_WEIGHTS_BYTES`] and the file's length.
     pub fn from_bytes(bytes: &[u8]) -> Result<WeightsInfo> {
+        check_length(bytes.len() as u64)?;
         let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
             ModelError::WeightsIo {
                 path: "<bytes>".into(),
                 message: format!("not a burnpack file: {e}"),
             }
         })?;
-        let meta = reader.metadata();
+        let meta = reader.metadata().clone();
+        check_declared_sizes(reader, bytes.len())?;
         let get = |k: &str| meta.get(k).cloned();
+        let recorded_window = match get(KEY_WINDOW) {
+            None => None,
+            Some(text) => Some(parse_window(&text).ok_or_else(|| {
+                ModelError::WeightsMismatch(format!(
+                    "unreadable sliding window {text:?} in the file's metadata (expected \
+                     three positive sizes such as 64,64,64)"
+                ))
+            })?),
+        };
         match (get(KEY_KIND), get(KEY_CONFIG)) {
             (Some(kind), Some(config_json)) => Ok(WeightsInfo {
                 kind,
                 config_json,
                 precision: get(KEY_PRECISION).unwrap_or_else(|| "f32".into()),
+                recorded_window,
             }),
             _ => Err(ModelError::WeightsMismatch(
                 "the file has no AdaMM metadata (adamm.kind, adamm.config): it was not saved by \
@@ -82,6 +116,36 @@ impl WeightsInfo {
         AdammConfig::load_binary(self.config_json.as_bytes())
             .map_err(|e| ModelError::WeightsMismatch(format!("unreadable configuration: {e}")))
     }
+
+    /// The sliding window to run this network with, in voxels of its working grid (the
+    /// input grid coarsened by the configuration's `grid_factor`): the one recorded in the
+    /// file. A file without one (written before it was recorded) gets
+    /// [`LEGACY_LIGHT_WINDOW`] when its network is the light preset's — the only network
+    /// trained and exported then — and the sliding-window default (128³, the authors'
+    /// inference window) for any other network.
+    pub fn window(&self) -> Result<[usize; 3]> {
+        if let Some(w) = self.recorded_window {
+            return Ok(w);
+        }
+        Ok(if self.network_config()? == AdammConfig::light() {
+            LEGACY_LIGHT_WINDOW
+        } else {
+            SlidingWindowConfig::new().window
+        })
+    }
+}
+
+/// Reads `x,y,z` (as written by [`format_window`]).
+fn parse_window(text: &str) -> Option<[usize; 3]> {
+    let sizes: Vec<usize> = text
+        .split(',')
+        .map(|p| p.trim().parse().ok().filter(|&v| v > 0))
+        .collect::<Option<_>>()?;
+    sizes.try_into().ok()
+}
+
+fn format_window(window: [usize; 3]) -> String {
+    format!("{},{},{}", window[0], window[1], window[2])
 }
 
 /// A module this crate saves: its kind name and its configuration as JSON.
@@ -104,11 +168,18 @@ impl Persisted for Student {
     }
 }
 
-fn to_bytes<M: Persisted>(module: &M, precision: Precision) -> Result<Vec<u8>> {
+fn to_bytes<M: Persisted>(
+    module: &M,
+    precision: Precision,
+    window: Option<[usize; 3]>,
+) -> Result<Vec<u8>> {
     let mut store = BurnpackStore::from_bytes(None)
         .metadata(KEY_KIND, M::KIND)
         .metadata(KEY_CONFIG, module.config_json())
         .metadata(KEY_PRECISION, precision.name());
+    if let Some(w) = window {
+        store = store.metadata(KEY_WINDOW, format_window(w));
+    }
     if precision == Precision::F16 {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
@@ -147,7 +218,9 @@ fn config_difference(expected: &str, found: &str) -> Option<String> {
     }
 }
 
-fn apply_bytes<M: Persisted>(mut module: M, bytes: &[u8]) -> Result<M> {
+/// Loads `bytes` into the module `build` makes, built only once the file has passed the
+/// checks of [`WeightsInfo::from_bytes`] (sizes, kind).
+fn apply_bytes<M: Persisted>(build: impl FnOnce() -> Result<M>, bytes: &[u8]) -> Result<M> {
     let info = WeightsInfo::from_bytes(bytes)?;
     if info.kind != M::KIND {
         return Err(ModelError::WeightsMismatch(format!(
@@ -156,6 +229,7 @@ fn apply_bytes<M: Persisted>(mut module: M, bytes: &[u8]) -> Result<M> {
             M::KIND
         )));
     }
+    let mut module = build()?;
     if let Some(diff) = config_difference(&module.config_json(), &info.config_json) {
         return Err(ModelError::WeightsMismatch(format!(
             "the file was saved for another configuration ({diff})"
@@ -210,11 +284,54 @@ fn apply_bytes<M: Persisted>(mut module: M, bytes: &[u8]) -> Result<M> {
     Ok(module)
 }
 
-fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| ModelError::WeightsIo {
+/// Reads a weights file, refusing one longer than [`MAX_WEIGHTS_BYTES`] before reading it.
+pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e: std::io::Error| ModelError::WeightsIo {
         path: path.display().to_string(),
         message: e.to_string(),
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    check_length(len)?;
+    // At most one byte past the limit, should the file have grown since.
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_WEIGHTS_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    check_length(bytes.len() as u64)?;
+    Ok(bytes)
+}
+
+fn check_length(bytes: u64) -> Result<()> {
+    if bytes > MAX_WEIGHTS_BYTES as u64 {
+        return Err(ModelError::WeightsFileTooLarge {
+            bytes,
+            limit: MAX_WEIGHTS_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a file whose tensors declare more bytes than it holds. Burn's reader checks that
+/// each tensor lies inside the file, not that they do not overlap: a small file can declare
+/// any number of tensors over the same bytes, each of which loading would copy out.
+fn check_declared_sizes(reader: Reader, file_bytes: usize) -> Result<()> {
+    // Views into the reader's buffer: no tensor data is copied here.
+    let tensors = reader.into_tensors().map_err(|e| ModelError::WeightsIo {
+        path: "<bytes>".into(),
+        message: format!("not a burnpack file: {e}"),
+    })?;
+    let declared: u128 = tensors.iter().map(|t| t.byte_len() as u128).sum();
+    if declared > file_bytes as u128 {
+        return Err(ModelError::TensorsExceedFile {
+            tensors: tensors.len(),
+            declared,
+            file_bytes,
+            limit: MAX_WEIGHTS_BYTES,
+        });
+    }
+    Ok(())
 }
 
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
@@ -229,7 +346,7 @@ macro_rules! persistence {
         impl $ty {
             #[doc = concat!("The ", $what, "'s weights as a burnpack file in memory.")]
             pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>> {
-                to_bytes(self, precision)
+                to_bytes(self, precision, None)
             }
 
             #[doc = concat!("Saves the ", $what, "'s weights to `path` (written as given, \
@@ -241,7 +358,7 @@ macro_rules! persistence {
             #[doc = concat!("Builds a ", $what, " for `config` on `device` and loads `bytes` \
                              into it; refuses weights saved for another kind or configuration.")]
             pub fn from_bytes(config: &AdammConfig, bytes: &[u8], device: &Device) -> Result<Self> {
-                apply_bytes(config.$init(device)?, bytes)
+                apply_bytes(|| config.$init(device), bytes)
             }
 
             #[doc = concat!("[`Self::from_bytes`] reading the file at `path`.")]
@@ -274,6 +391,31 @@ macro_rules! persistence {
 persistence!(Teacher, init_teacher, "teacher");
 persistence!(Student, init_student, "student");
 
+impl Student {
+    /// The student's weights with the sliding window to run it with (`adamm.window`,
+    /// normally its training patch on the working grid), as a burnpack file in memory.
+    pub fn to_bytes_with_window(
+        &self,
+        precision: Precision,
+        window: [usize; 3],
+    ) -> Result<Vec<u8>> {
+        to_bytes(self, precision, Some(window))
+    }
+
+    /// [`Student::to_bytes_with_window`] written to `path`.
+    pub fn save_with_window(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        precision: Precision,
+        window: [usize; 3],
+    ) -> Result<()> {
+        write_file(
+            path.as_ref(),
+            &self.to_bytes_with_window(precision, window)?,
+        )
+    }
+}
+
 impl Persisted for StyleDiscriminator {
     const KIND: &'static str = "discriminator";
     fn config_json(&self) -> String {
@@ -289,7 +431,7 @@ impl Persisted for StyleDiscriminator {
 impl StyleDiscriminator {
     /// The discriminator's weights as a burnpack file in memory (always f32).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        to_bytes(self, Precision::F32)
+        to_bytes(self, Precision::F32, None)
     }
 
     /// Builds a discriminator for `config` on `device` and loads `bytes` into it.
@@ -298,6 +440,6 @@ impl StyleDiscriminator {
         bytes: &[u8],
         device: &Device,
     ) -> Result<StyleDiscriminator> {
-        apply_bytes(config.init(device), bytes)
+        apply_bytes(|| Ok(config.init(device)), bytes)
     }
 }

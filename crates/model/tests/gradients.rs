@@ -123,8 +123,8 @@ fn term(which: &str) -> (f32, f64, bool) {
     let device = Device::flex().autodiff();
     // Three levels, so that a 32³ patch gives the 8³ style maps the discriminator needs.
     let config = tiny().with_depth(3).with_blocks_per_level(vec![1, 1, 1]);
-    let teacher = config.init_teacher(&device).unwrap();
-    let student = config.init_student(&device).unwrap();
+    let teacher = config.init_teacher(&device).expect("a valid config");
+    let student = config.init_student(&device).expect("a valid config");
     let disc = StyleDiscriminatorConfig::new(config.bottleneck_width())
         .with_base_width(8)
         .init(&device);
@@ -142,8 +142,8 @@ fn term(which: &str) -> (f32, f64, bool) {
             }
         })
         .collect();
-    let targets = Targets::from_labels(&[&lab], [side; 3], &device).unwrap();
-    let code = Availability::parse("1001").unwrap();
+    let targets = Targets::from_labels(&[&lab], [side; 3], &device).expect("labels of the patch");
+    let code = Availability::parse("1001").expect("a valid code");
     let x = input([1, 4, side, side, side], 11, &device);
     let t = teacher.forward(x.clone());
     let s = student.forward(mask_modalities(x, code), code);

@@ -96,3 +96,24 @@ fn paper_flops_match_the_reference_measurement() {
     let half = forward_flops(&AdammConfig::paper(), [64; 3]);
     assert!((f.full / half.full - 8.0).abs() < 1e-9);
 }
+
+#[test]
+fn configurations_too_large_to_build_are_refused_before_building() {
+    use adamm_model::config::{MAX_DEPTH, MAX_PARAMETERS};
+    // The presets pass, far below the limit.
+    let paper = ParameterBreakdown::of(&AdammConfig::paper(), &Device::flex()).unwrap();
+    assert!(AdammConfig::paper().validate().is_ok());
+    assert!(AdammConfig::light().validate().is_ok());
+    assert!((paper.total as u128) * 20 < MAX_PARAMETERS);
+
+    // What a model file's configuration could ask for: refused with a reason, no panic.
+    let wide = AdammConfig::paper().with_base_width(4096).with_norm_groups(8);
+    let err = wide.validate().unwrap_err().to_string();
+    assert!(err.contains("parameters"), "{err}");
+    let deep = AdammConfig::paper()
+        .with_depth(64)
+        .with_blocks_per_level(vec![1; 64]);
+    let err = deep.validate().unwrap_err().to_string();
+    assert!(err.contains(&MAX_DEPTH.to_string()), "{err}");
+    assert!(deep.init_student(&Device::flex()).is_err());
+}

@@ -155,7 +155,7 @@ fn blending_equals_a_hand_computed_gaussian_average() {
     }
 
     // The asynchronous path gives the same result.
-    let out_async = block_on(seg.segment_channels_async(&ch, dims, a, |_| {})).unwrap();
+    let out_async = block_on(seg.start(&ch, dims, a).unwrap().run_async(|_| {})).unwrap();
     assert_eq!(out.probabilities, out_async.probabilities);
 }
 
@@ -302,10 +302,11 @@ fn brats_sized_volume_single_window_equals_a_full_pass() {
 #[test]
 fn whole_case_tumour_probabilities_vanish_outside_the_brain() {
     // A 36×30×28 case whose brain is an ellipsoid (zero outside) inside its bounding box, on a
-    // network working at half resolution: `segment` must equal the coarse segmentation
-    // interpolated back inside the brain, and give no tumour anywhere outside it.
+    // network working at half resolution: the pipeline's probabilities on the case grid must
+    // equal the coarse segmentation interpolated back inside the brain, and give no tumour
+    // anywhere outside it.
+    use adamm_model::{Pipeline, Scans};
     use adamm_volume::nifti_io::{Datatype, Header};
-    use adamm_volume::preprocess::{preprocess, PreprocessOptions};
     use adamm_volume::{resample, Affine, Volume};
 
     let device = Device::flex();
@@ -333,25 +334,30 @@ fn whole_case_tumour_probabilities_vanish_outside_the_brain() {
         .unwrap()
     };
     let (t1c, flair) = (scan(80), scan(81));
-    let case = preprocess(
-        [None, Some(&t1c), None, Some(&flair)],
-        PreprocessOptions::default(),
-    )
+    let scans = Scans::new([
+        None,
+        Some(("T1Gd".into(), t1c)),
+        None,
+        Some(("FLAIR".into(), flair)),
+    ])
     .unwrap();
+    let config = SlidingWindowConfig::new().with_window([16, 16, 16]);
+    let pipeline = Pipeline::new(student, config, &device).unwrap();
+    let prepared = pipeline.prepare(&scans).unwrap();
+    let case = &prepared.case;
     assert!(
         case.brain.iter().any(|&b| !b),
         "the crop has voxels outside the brain"
     );
 
-    let config = SlidingWindowConfig::new().with_window([16, 16, 16]);
-    let seg = Segmenter::new(student, config, &device).unwrap();
-    let out = seg.segment(&case, case.availability, |_| {}).unwrap();
-    assert_eq!(out.dims, case.dims());
-
-    let (channels, coarse_dims) = seg.network_grid(&case);
-    let coarse = seg
-        .segment_channels(&channels, coarse_dims, case.availability, |_| {})
+    let (channels, coarse_dims) = prepared.network_input();
+    assert_eq!(coarse_dims, resample::coarse_dims(case.dims(), 2));
+    let coarse = pipeline
+        .segmenter()
+        .segment_channels(channels, coarse_dims, case.availability, |_| {})
         .unwrap();
+    let out = prepared.case_probabilities(coarse.clone());
+    assert_eq!(out.dims, case.dims());
     for (c, (got, coarse)) in out
         .probabilities
         .iter()
@@ -364,6 +370,13 @@ fn whole_case_tumour_probabilities_vanish_outside_the_brain() {
             assert_eq!(*g, expected, "class {c}, voxel {v} (brain: {b})");
         }
     }
+    // The whole pipeline gives the same labels, on the scans' native grid.
+    let native = pipeline.segment(&scans, |_| {}).unwrap();
+    assert_eq!(
+        native.labels,
+        case.labels_to_native(&out.labels(adamm_model::LABEL_THRESHOLD))
+            .unwrap()
+    );
     let labels = out.labels(0.0);
     for (l, &b) in labels.iter().zip(&case.brain) {
         if !b {

@@ -7,10 +7,9 @@ use std::path::Path;
 
 use adamm_model::burn::module::Module;
 use adamm_model::burn::tensor::Tensor;
-use adamm_model::{Segmenter, Student};
+use adamm_model::{Pipeline, Scans, Student};
 use adamm_volume::brats::{load_case, Availability, CaseFiles, Modality};
 use adamm_volume::metrics::region_metrics;
-use adamm_volume::preprocess::{preprocess_case, PreprocessOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -19,28 +18,24 @@ use crate::report::{mean_row, summarize, CombinationSummary, EvalRow};
 /// Evaluates one case under each of `combinations` that its files allow (a combination
 /// needing a modality the case lacks is skipped and named in the second return value).
 pub fn evaluate_case(
-    segmenter: &Segmenter<Student>,
+    pipeline: &Pipeline,
     files: &CaseFiles,
     combinations: &[Availability],
     mut done: impl FnMut(Availability),
 ) -> Result<(Vec<EvalRow>, Vec<Availability>), TrainError> {
-    let case = load_case(files)?;
-    let Some(truth) = case.seg.as_ref() else {
+    let mut case = load_case(files)?;
+    let Some(truth) = case.seg.take() else {
         return Err(TrainError::Invalid(format!(
             "case {} has no segmentation to evaluate against",
             files.id
         )));
     };
-    let pre = preprocess_case(&case, PreprocessOptions::default())?;
-    let reference = case
-        .images
-        .iter()
-        .flatten()
-        .next()
-        .ok_or_else(|| TrainError::Invalid(format!("case {} has no image", files.id)))?;
-    let dims = reference.dims();
-    let spacing = reference.spacing_mm();
-    let have = case.availability();
+    let in_case = |e: adamm_model::PipelineError| TrainError::Invalid(format!("case {}: {e}", files.id));
+    let scans = Scans::from_case(&mut case).map_err(in_case)?;
+    let prepared = pipeline.prepare(&scans).map_err(in_case)?;
+    let dims = scans.grid().dims();
+    let spacing = scans.grid().spacing_mm();
+    let have = scans.availability();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for &combination in combinations {
@@ -51,11 +46,12 @@ pub fn evaluate_case(
             skipped.push(combination);
             continue;
         }
-        let native = segmenter
-            .segment_labels(&pre, combination, |_| {})
-            .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?
+        let native = pipeline
+            .job(&prepared, combination)
+            .and_then(|job| job.run(|_| {}))
+            .map_err(in_case)?
             .labels;
-        let metrics = region_metrics(&native, truth, dims, spacing)
+        let metrics = region_metrics(&native, &truth, dims, spacing)
             .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
         for (region, m) in metrics {
             rows.push(EvalRow {

@@ -216,7 +216,11 @@ fn drive(
             if best {
                 trainer
                     .student()
-                    .save(paths.best_student(), Precision::F32)
+                    .save_with_window(
+                        paths.best_student(),
+                        Precision::F32,
+                        trainer.config().validation_window(),
+                    )
                     .map_err(|e| TrainError::Invalid(e.to_string()))?;
             }
             observer.validated(&v, best);

@@ -1,0 +1,185 @@
+//! The one segmentation pipeline: scans checked and named, the sliding window taken from the
+//! model file (and the rule for files without one), the combination checked, and the same
+//! labels from the synchronous and the asynchronous driver.
+
+mod common;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use adamm_model::burn::tensor::Device;
+use adamm_model::{
+    AdammConfig, LoadedStudent, ModelError, Pipeline, PipelineError, Precision, Scans,
+    SlidingWindowConfig, WeightsInfo, LEGACY_LIGHT_WINDOW,
+};
+use adamm_volume::brats::Availability;
+use adamm_volume::nifti_io::{write_bytes, Datatype, Header};
+use adamm_volume::{Affine, Volume};
+use common::{noise, tiny};
+
+/// Polls a future to completion on this thread (the flex backend never parks).
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// A scan of `dims`: noise around 2 inside a box, 0 outside (a "brain" to crop to).
+fn scan(dims: [usize; 3], affine: &Affine, seed: u64) -> Volume {
+    let n = noise(dims.iter().product(), seed);
+    let mut data = Vec::with_capacity(n.len());
+    for k in 0..dims[2] {
+        for j in 0..dims[1] {
+            for i in 0..dims[0] {
+                let inside = [i, j, k]
+                    .iter()
+                    .zip(dims)
+                    .all(|(&v, d)| v >= 2 && v + 2 < d);
+                data.push(if inside { 2.0 + n[data.len()] } else { 0.0 });
+            }
+        }
+    }
+    Volume::new(data, Header::from_affine(dims, Datatype::F32, affine)).expect("a volume of its own dims")
+}
+
+fn named(name: &str, v: Volume) -> Option<(String, Volume)> {
+    Some((name.into(), v))
+}
+
+#[test]
+fn the_window_comes_from_the_model_file_and_old_files_follow_a_rule() {
+    let device = Device::flex();
+    let student = tiny().init_student(&device).unwrap();
+
+    // Recorded: the file says how to run it.
+    let bytes = student
+        .to_bytes_with_window(Precision::F16, [32, 48, 16])
+        .unwrap();
+    let info = WeightsInfo::from_bytes(&bytes).unwrap();
+    assert_eq!(info.recorded_window, Some([32, 48, 16]));
+    let loaded = LoadedStudent::from_bytes(&bytes, &device).unwrap();
+    assert_eq!(loaded.sliding_window().unwrap().window, [32, 48, 16]);
+
+    // Not recorded (files written before the field): 128³ for a network other than light…
+    let old = student.to_bytes(Precision::F32).unwrap();
+    let info = WeightsInfo::from_bytes(&old).unwrap();
+    assert_eq!(info.recorded_window, None);
+    assert_eq!(info.window().unwrap(), SlidingWindowConfig::new().window);
+    assert_eq!(info.window().unwrap(), [128, 128, 128]);
+
+    // …and the 64³ training patch of the light preset, the only network exported then.
+    let light = AdammConfig::light().init_student(&device).unwrap();
+    let old_light = WeightsInfo::from_bytes(&light.to_bytes(Precision::F16).unwrap()).unwrap();
+    assert_eq!(old_light.window().unwrap(), LEGACY_LIGHT_WINDOW);
+    assert_eq!(LEGACY_LIGHT_WINDOW, [64, 64, 64]);
+}
+
+#[test]
+fn the_shipped_model_runs_with_its_training_patch() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../public/models/adamm-light.bpk");
+    let loaded = LoadedStudent::load(&path, &Device::flex()).unwrap();
+    assert_eq!(loaded.student.config, AdammConfig::light());
+    assert_eq!(loaded.sliding_window().unwrap().window, [64, 64, 64]);
+}
+
+#[test]
+fn files_that_are_not_a_student_are_refused_with_what_they_are() {
+    let device = Device::flex();
+    let teacher = tiny().init_teacher(&device).unwrap();
+    let err = LoadedStudent::from_bytes(&teacher.to_bytes(Precision::F32).unwrap(), &device)
+        .unwrap_err();
+    assert!(matches!(err, ModelError::NotAStudent(ref k) if k == "teacher"), "{err}");
+    assert!(err.to_string().contains("not the student"), "{err}");
+
+    let nifti = write_bytes(
+        &Header::from_affine([4, 4, 4], Datatype::U8, &Affine::IDENTITY),
+        &[0.0; 64],
+        true,
+    )
+    .unwrap();
+    let err = LoadedStudent::from_bytes(&nifti, &device).unwrap_err();
+    assert!(matches!(err, ModelError::NotAModelFile(_)), "{err}");
+    assert!(err.to_string().contains("not an AdaMM model file"), "{err}");
+}
+
+#[test]
+fn scans_are_named_in_their_problems() {
+    assert!(matches!(
+        Scans::new(Default::default()),
+        Err(PipelineError::NoScan)
+    ));
+
+    let a = scan([12, 10, 8], &Affine::IDENTITY, 1);
+    let b = scan([12, 10, 9], &Affine::IDENTITY, 2);
+    let err = Scans::new([named("t1.nii", a.clone()), None, named("flair.nii", b), None])
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, PipelineError::Grid(_)), "{text}");
+    assert!(
+        text.contains("t1.nii") && text.contains("flair.nii"),
+        "{text}"
+    );
+
+    let good = write_bytes(&a.header, &a.data, true).unwrap();
+    let err = Scans::read_bytes([Some(&good), None, Some(&good[..30]), None]).unwrap_err();
+    assert!(matches!(err, PipelineError::Read { ref file, .. } if file == "T2"), "{err}");
+
+    let scans = Scans::read_bytes([None, Some(&good), None, Some(&good)]).unwrap();
+    assert_eq!(scans.availability().code(), "0101");
+    assert_eq!(scans.name(adamm_volume::brats::Modality::T1Gd), Some("T1Gd"));
+    assert_eq!(scans.name(adamm_volume::brats::Modality::T1), None);
+    assert_eq!(scans.header().dims, a.header.dims);
+}
+
+#[test]
+fn both_drivers_give_the_same_labels_on_the_scans_grid() {
+    let device = Device::flex();
+    let student = tiny().with_grid_factor(2).init_student(&device).unwrap();
+    // An oblique-free but flipped (LPS-like) grid, so the way back to native is exercised.
+    let affine = Affine([
+        [-1.0, 0.0, 0.0, 20.0],
+        [0.0, -1.0, 0.0, 30.0],
+        [0.0, 0.0, 1.0, -5.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]);
+    let dims = [38, 34, 30];
+    let scans = Scans::new([
+        named("t1", scan(dims, &affine, 3)),
+        None,
+        named("t2", scan(dims, &affine, 4)),
+        named("flair", scan(dims, &affine, 5)),
+    ])
+    .unwrap();
+    let windows = SlidingWindowConfig::new().with_window([16, 16, 16]);
+    let pipeline = Pipeline::new(student, windows, &device).unwrap();
+    let case = pipeline.prepare(&scans).unwrap();
+
+    let combination = Availability::parse("0011").unwrap();
+    let job = pipeline.job(&case, combination).unwrap();
+    assert!(job.total() > 1, "several windows");
+    let mut seen = Vec::new();
+    let sync = job.run(|p| seen.push(p.done)).unwrap();
+    assert_eq!(seen, (1..=seen.len()).collect::<Vec<_>>());
+    let asynchronous =
+        block_on(pipeline.job(&case, combination).unwrap().run_async(|_| {})).unwrap();
+    assert_eq!(sync, asynchronous);
+    assert_eq!(sync.labels.len(), dims.iter().product::<usize>());
+    assert_eq!(sync.presence.len(), 3);
+
+    // A combination needing a scan the case lacks is refused, naming it.
+    let err = pipeline
+        .job(&case, Availability::parse("0111").unwrap())
+        .err()
+        .expect("T1Gd is missing");
+    assert!(
+        matches!(err, PipelineError::MissingModality { ref missing, .. } if missing == "T1Gd"),
+        "{err}"
+    );
+}
