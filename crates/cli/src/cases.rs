@@ -1,5 +1,6 @@
 //! `adamm cases`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use adamm_volume::brats::{check_case_headers, discover_cases, Modality};
@@ -22,10 +23,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.dir.display()
         );
     }
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{:<32} {:<6} {:<20} seg  naming",
         "case", "code", "modalities"
-    );
+    )?;
     let mut problems = found.problems.clone();
     for case in &found.cases {
         let a = case.availability();
@@ -34,7 +37,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .filter(|m| a.has(**m))
             .map(|m| m.name())
             .collect();
-        println!(
+        writeln!(
+            out,
             "{:<32} {:<6} {:<20} {:<4} {}",
             case.id,
             a.code(),
@@ -44,20 +48,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 adamm_volume::brats::Naming::Brats2021 => "2021",
                 adamm_volume::brats::Naming::Brats2023 => "2023",
             }
-        );
+        )?;
         problems.extend(
             check_case_headers(case)
                 .into_iter()
                 .map(|p| format!("{}: {p}", case.id)),
         );
     }
-    println!("\n{} cases", found.cases.len());
+    writeln!(out, "\n{} cases", found.cases.len())?;
     if problems.is_empty() {
-        println!("no problems found");
+        writeln!(out, "no problems found")?;
     } else {
-        println!("{} problems:", problems.len());
+        writeln!(out, "{} problems:", problems.len())?;
         for p in &problems {
-            println!("  {p}");
+            writeln!(out, "  {p}")?;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `adamm inspect`.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use adamm_volume::{read_path, Volume};
@@ -76,11 +77,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         })
         .collect();
+    let mut out = io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
     } else {
         for r in &reports {
-            print_text(r);
+            write_text(&mut out, r)?;
         }
     }
     let failed: Vec<&str> = reports
@@ -101,9 +103,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_text(r: &Report) {
+/// Writes one file's report as indented text.
+fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
     match r {
-        Report::Err { file, error } => println!("{file}\n  error        {error}\n"),
+        Report::Err { file, error } => writeln!(out, "{file}\n  error        {error}\n"),
         Report::Ok(info) => {
             let Info {
                 file,
@@ -120,37 +123,52 @@ fn print_text(r: &Report) {
                 mean,
                 nonfinite_voxels,
             } = info.as_ref();
-            println!("{file}");
-            println!("  dims         {} × {} × {}", dims[0], dims[1], dims[2]);
-            println!(
+            writeln!(out, "{file}")?;
+            writeln!(
+                out,
+                "  dims         {} × {} × {}",
+                dims[0], dims[1], dims[2]
+            )?;
+            writeln!(
+                out,
                 "  spacing      {:.4} × {:.4} × {:.4} mm",
                 spacing[0], spacing[1], spacing[2]
-            );
-            println!("  datatype     {datatype}");
+            )?;
+            writeln!(out, "  datatype     {datatype}")?;
             let identity = *scl_slope == 1.0 && *scl_inter == 0.0;
             let scaling = if *scl_slope != 0.0 && scl_slope.is_finite() && !identity {
                 format!("value × {scl_slope} + {scl_inter}")
             } else {
                 "none".to_string()
             };
-            println!("  scaling      {scaling}");
-            println!("  orientation  {orientation} (voxel→world from the {affine_source})");
+            writeln!(out, "  scaling      {scaling}")?;
+            writeln!(
+                out,
+                "  orientation  {orientation} (voxel→world from the {affine_source})"
+            )?;
             for (i, row) in affine.iter().enumerate() {
                 let label = if i == 0 {
                     "  affine      "
                 } else {
                     "              "
                 };
-                println!(
+                writeln!(
+                    out,
                     "{label} [{:>10.4} {:>10.4} {:>10.4} {:>10.4}]",
                     row[0], row[1], row[2], row[3]
-                );
+                )?;
             }
-            println!("  values       min {min:.6}  max {max:.6}  mean {mean:.6}");
+            writeln!(
+                out,
+                "  values       min {min:.6}  max {max:.6}  mean {mean:.6}"
+            )?;
             if *nonfinite_voxels > 0 {
-                println!("  warning      {nonfinite_voxels} NaN/Inf voxels were read as 0");
+                writeln!(
+                    out,
+                    "  warning      {nonfinite_voxels} NaN/Inf voxels were read as 0"
+                )?;
             }
-            println!();
+            writeln!(out)
         }
     }
 }

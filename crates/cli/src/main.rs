@@ -1,6 +1,9 @@
 //! `adamm`: the AdaMM command line.
 //!
-//! Every command prints a one-line reason and exits with status 1 on bad input.
+//! Every command prints a one-line reason and exits with status 1 on bad input. Commands write
+//! their output through a locked stdout with `writeln!` and pass write errors up; a closed pipe
+//! (`adamm inspect --json f.nii | head`) ends the command quietly with status 0, as other Unix
+//! tools end.
 
 mod cases;
 mod device;
@@ -63,6 +66,10 @@ fn main() {
         Command::Export(args) => export::run(args),
     };
     if let Err(e) = result {
+        if is_closed_pipe(&e) {
+            // The reader of our output has gone (`| head`): it has all it wanted.
+            return;
+        }
         // One line: the error and its causes, outermost first; a cause already quoted by the
         // message above it (as `path: io error` messages do) is not repeated.
         let mut line = e.to_string();
@@ -76,4 +83,13 @@ fn main() {
         eprintln!("error: {line}");
         std::process::exit(1);
     }
+}
+
+/// Whether `e` comes from writing to a pipe whose reader has closed it.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,6 +1,7 @@
 //! `adamm metrics`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use adamm_volume::brats::{check_same_grid, LabelConvention};
@@ -66,13 +67,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         })
         .collect();
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
-    println!("region   Dice     HD95 (mm)   IoU      sensitivity  specificity");
+    writeln!(
+        out,
+        "region   Dice     HD95 (mm)   IoU      sensitivity  specificity"
+    )?;
     for (region, m) in &metrics {
-        println!(
+        writeln!(
+            out,
             "{:<6}   {:.4}   {:>9.3}   {:.4}   {:.4}       {:.6}",
             region.name(),
             m.dice,
@@ -80,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             m.iou,
             m.sensitivity,
             m.specificity
-        );
+        )?;
     }
     Ok(())
 }

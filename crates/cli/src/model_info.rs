@@ -1,5 +1,7 @@
 //! `adamm model-info`.
 
+use std::io::Write;
+
 use adamm_model::burn::tensor::Device;
 use adamm_model::info::authors;
 use adamm_model::{forward_flops, AdammConfig, ParameterBreakdown};
@@ -36,7 +38,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let p = ParameterBreakdown::of(&config, &Device::flex())
         .context("building the network to count its parameters")?;
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "preset {}: base width {}, depth {}, blocks {:?}, adapter hidden {}, {} graph nodes",
         args.preset,
         config.base_width,
@@ -44,39 +48,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.blocks_per_level,
         config.adapter_hidden,
         config.graph_nodes
-    );
-    println!();
+    )?;
+    writeln!(out)?;
     let paper = args.preset == "paper";
     let row = |name: &str, ours: usize, theirs: Option<usize>| match theirs {
-        Some(t) if paper => println!(
+        Some(t) if paper => format!(
             "{name:<28} {ours:>12}   authors {t:>12}   {}",
             percent(ours, t)
         ),
-        _ => println!("{name:<28} {ours:>12}"),
+        _ => format!("{name:<28} {ours:>12}"),
     };
-    println!("parameters");
-    row("  backbone", p.backbone, Some(authors::BACKBONE));
-    row("  adapter entry", p.entry, Some(authors::ENTRY));
-    row(
-        &format!("  adapter bank ({} entries)", p.bank_entries),
-        p.bank,
-        Some(authors::BANK_ENTRIES * authors::ENTRY),
-    );
-    row("  GARM", p.garm, Some(authors::GARM));
-    row("  presence head", p.presence, Some(authors::PRESENCE));
-    row("  student total", p.total, Some(authors::TOTAL));
-    row("  teacher total", p.teacher(), None);
+    writeln!(out, "parameters")?;
+    let rows = [
+        row("  backbone", p.backbone, Some(authors::BACKBONE)),
+        row("  adapter entry", p.entry, Some(authors::ENTRY)),
+        row(
+            &format!("  adapter bank ({} entries)", p.bank_entries),
+            p.bank,
+            Some(authors::BANK_ENTRIES * authors::ENTRY),
+        ),
+        row("  GARM", p.garm, Some(authors::GARM)),
+        row("  presence head", p.presence, Some(authors::PRESENCE)),
+        row("  student total", p.total, Some(authors::TOTAL)),
+        row("  teacher total", p.teacher(), None),
+    ];
+    for line in rows {
+        writeln!(out, "{line}")?;
+    }
     if paper {
-        println!(
+        writeln!(
+            out,
             "  (the authors' GARM registers {} parameters their forward never uses; ours has none)",
             authors::GARM_UNUSED
-        );
+        )?;
     }
     let w = args.window;
     let flops = forward_flops(&config, [w; 3]);
-    println!();
-    println!("FLOPs of one forward pass on a {w}³ window");
-    println!("  all four modalities   {:>8.1} GFLOP", flops.full / 1e9);
-    println!("  partial combination   {:>8.1} GFLOP", flops.partial / 1e9);
+    writeln!(out)?;
+    writeln!(out, "FLOPs of one forward pass on a {w}³ window")?;
+    writeln!(
+        out,
+        "  all four modalities   {:>8.1} GFLOP",
+        flops.full / 1e9
+    )?;
+    writeln!(
+        out,
+        "  partial combination   {:>8.1} GFLOP",
+        flops.partial / 1e9
+    )?;
     Ok(())
 }

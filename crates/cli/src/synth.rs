@@ -1,6 +1,7 @@
 //! `adamm synth`: realistic synthetic multi-modal glioma cases in the BraTS layout (see the
 //! `adamm-synth` crate for the model).
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -121,13 +122,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    println!(
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
         "{:<20} {:<18} {:>5} {:>9} {:>9} {:>9} {:>9}",
         "case", "kind", "foci", "NETC mL", "SNFH mL", "ET mL", "WT mL"
-    );
+    )?;
     for s in &summaries {
         let [netc, snfh, et] = s.volumes_ml;
-        println!(
+        writeln!(
+            out,
             "{:<20} {:<18} {:>5} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             s.id,
             s.plan.kind.name(),
@@ -136,10 +140,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             snfh,
             et,
             netc + snfh + et
-        );
+        )?;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    writeln!(
+        out,
         "\nwrote {} cases to {} ({} names) in {secs:.1} s on {threads} thread{}",
         summaries.len(),
         args.out.display(),
@@ -148,32 +153,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Naming::Brats2023 => "BraTS 2023",
         },
         if threads == 1 { "" } else { "s" }
-    );
+    )?;
     if args.stats {
-        print_stats(&summaries);
+        write_stats(&mut out, &summaries)?;
     }
     if let Some(png) = &args.preview {
         let png = png.clone().unwrap_or_else(|| args.out.join("preview.png"));
         let first = &summaries[0].id;
         let slice = crate::render::render_case(&args.out.join(first), Some(first), None, &png)?;
-        println!(
+        writeln!(
+            out,
             "preview of {first} (axial slice {slice}): {}",
             png.display()
-        );
+        )?;
     }
     Ok(())
 }
 
-/// Prints the per-class mean intensity relative to WM (Markdown table), averaged over cases.
-fn print_stats(summaries: &[Summary]) {
-    println!(
+/// Writes the per-class mean intensity relative to WM (Markdown table), averaged over cases.
+fn write_stats(out: &mut impl Write, summaries: &[Summary]) -> io::Result<()> {
+    writeln!(
+        out,
         "\nMean intensity per class relative to WM of the same case and modality, averaged over \
          {} cases (cases with the class / total in the last row):\n",
         summaries.len()
-    );
+    )?;
     let header: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
-    println!("| modality | {} |", header.join(" | "));
-    println!("|---|{}", "---|".repeat(Class::ALL.len()));
+    writeln!(out, "| modality | {} |", header.join(" | "))?;
+    writeln!(out, "|---|{}", "---|".repeat(Class::ALL.len()))?;
     for m in Modality::ALL {
         let cells: Vec<String> = Class::ALL
             .iter()
@@ -192,7 +199,7 @@ fn print_stats(summaries: &[Summary]) {
                 }
             })
             .collect();
-        println!("| {} | {} |", m.name(), cells.join(" | "));
+        writeln!(out, "| {} | {} |", m.name(), cells.join(" | "))?;
     }
     let present: Vec<String> = Class::ALL
         .iter()
@@ -204,7 +211,7 @@ fn print_stats(summaries: &[Summary]) {
             format!("{n}/{}", summaries.len())
         })
         .collect();
-    println!("| cases | {} |", present.join(" | "));
+    writeln!(out, "| cases | {} |", present.join(" | "))?;
     let raw: Vec<String> = Modality::ALL
         .iter()
         .map(|&m| {
@@ -219,5 +226,5 @@ fn print_stats(summaries: &[Summary]) {
             )
         })
         .collect();
-    println!("\nMean raw WM intensity: {}", raw.join(", "));
+    writeln!(out, "\nMean raw WM intensity: {}", raw.join(", "))
 }

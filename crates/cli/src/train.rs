@@ -1,5 +1,6 @@
 //! `adamm train`: teacher and student trained jointly on a folder of BraTS cases.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -254,26 +255,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     observer.bar.finish();
     let elapsed = observer.started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
     let (what, it) = match outcome {
         Outcome::Finished { iteration } => ("finished", iteration),
         Outcome::Stopped { iteration } => ("stopped", iteration),
     };
     let done = it.saturating_sub(observer.first);
-    println!(
+    writeln!(
+        out,
         "{what} at iteration {it}: {done} iterations in {elapsed:.0} s ({:.3} it/s)",
         done as f64 / elapsed.max(1e-9)
-    );
+    )?;
     if let Ok(best) = std::fs::metadata(paths.best_student()) {
-        println!(
+        writeln!(
+            out,
             "best student: {} ({} bytes); curves: {}; checkpoint: {}",
             paths.best_student().display(),
             best.len(),
             paths.curves().display(),
             paths.checkpoint().display()
-        );
+        )?;
     }
     if what == "stopped" {
-        println!("resume with: adamm train --resume {}", paths.root.display());
+        writeln!(
+            out,
+            "resume with: adamm train --resume {}",
+            paths.root.display()
+        )?;
     }
     Ok(())
 }

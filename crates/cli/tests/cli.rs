@@ -1,4 +1,5 @@
-//! The `adamm` binary end to end: inspect, metrics, cases, and one-line errors on bad input.
+//! The `adamm` binary end to end: inspect, metrics, cases, one-line errors on bad input, and a
+//! quiet end when the reader of its output goes away.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -245,4 +246,67 @@ fn cases_on_a_folder_without_cases_fails_clearly() {
     let out = adamm(&["cases", dir.path().to_str().expect("d")]);
     assert!(!out.status.success());
     assert!(stderr_line(&out).contains("no BraTS case found"));
+}
+
+/// Runs `adamm` with stdout connected to a pipe whose reading end is already closed, as in
+/// `adamm … | head` once `head` has exited: every write to stdout fails with EPIPE.
+fn adamm_into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_adamm"))
+        .args(args)
+        .stdout(writer)
+        .output()
+        .expect("run adamm")
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().to_str().expect("utf8").to_string();
+    let case = dir.path().join("BraTS2021_00003");
+    std::fs::create_dir_all(&case).expect("mkdir");
+    for s in ["t1", "t1ce", "t2", "flair"] {
+        write_labels(
+            &case.join(format!("BraTS2021_00003_{s}.nii.gz")),
+            [16, 16, 8],
+            |i, j, k| (i + j + k) as u8,
+        );
+    }
+    let seg = case.join("BraTS2021_00003_seg.nii.gz");
+    write_labels(&seg, [16, 16, 8], |i, j, k| {
+        u8::from((4..12).contains(&i) && (4..12).contains(&j) && (2..6).contains(&k)) * 2
+    });
+    let seg = seg.to_str().expect("utf8");
+    let case = case.to_str().expect("utf8");
+    let png = format!("{root}/montage.png");
+    let image = zoo("nibabel/anatomical.nii");
+    let runs: [&[&str]; 10] = [
+        &["inspect", "--json", &image],
+        &["inspect", &image, &image],
+        &["metrics", "--json", "--pred", seg, "--truth", seg],
+        &["metrics", "--pred", seg, "--truth", seg],
+        &["cases", &root],
+        &["render", case, "--png", &png],
+        &["model-info", "--preset", "light", "--window", "32"],
+        &["--help"],
+        &["inspect", "--help"],
+        &["--version"],
+    ];
+    for args in runs {
+        let out = adamm_into_closed_pipe(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "adamm {args:?} reported the closed pipe: {stderr}"
+        );
+        assert!(
+            out.status.success(),
+            "adamm {args:?} ended with {}: {stderr}",
+            out.status
+        );
+        assert_eq!(stderr, "", "adamm {args:?} wrote to stderr");
+    }
+    // The commands did their work before writing: the montage is there.
+    assert!(std::fs::metadata(&png).expect("montage").len() > 0);
 }
