@@ -1,7 +1,10 @@
 //! The case the user assembles in the page: which file plays which role (one of the four
-//! modalities or the ground truth), and what is wrong with each file.
+//! modalities or the ground truth), what is wrong with each file, and what a segmentation
+//! job takes from it when it starts ([`Snapshot`]).
 //!
-//! Pure logic, no DOM: unit-tested natively and in the browser (`wasm-bindgen-test`).
+//! Pure logic, no DOM: unit-tested natively and in the browser (`wasm-bindgen-test`). Each
+//! file carries a handle of the page's choosing (the browser's `Blob` of the file, posted to
+//! the worker as it is; `()` in tests), so the case never holds the file's bytes.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -10,7 +13,7 @@ use adamm_volume::brats::{
     check_same_grid, classify_file_name, Availability, FileRole, LabelConvention, LabelError,
     Modality,
 };
-use adamm_volume::Volume;
+use adamm_volume::{Header, Volume};
 
 /// What a file is used as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,12 +71,12 @@ impl Role {
 /// A file's contents once read: the volume, or why it could not be used.
 #[derive(Debug, Clone)]
 pub enum Contents {
-    /// A readable 3-D volume, with the bytes it was decoded from (posted to the worker).
+    /// A readable 3-D volume.
     Volume {
         /// The decoded volume.
         volume: Rc<Volume>,
-        /// The file's bytes as read (NIfTI, gzip or not).
-        bytes: Rc<Vec<u8>>,
+        /// The file's size in bytes (NIfTI, gzip or not), as shown next to it.
+        size: usize,
     },
     /// Not usable; the text says why (shown next to the file).
     Unreadable(String),
@@ -81,12 +84,13 @@ pub enum Contents {
 
 impl Contents {
     /// Decodes a file's bytes (NIfTI-1/2, gzip or not), once; an undecodable file keeps the
-    /// reason, worded for the page ([`crate::describe::unreadable`]).
-    pub fn read(bytes: Vec<u8>) -> Contents {
-        match adamm_volume::read_bytes(&bytes) {
+    /// reason, worded for the page ([`crate::describe::unreadable`]). The bytes are not kept:
+    /// the worker reads the file itself.
+    pub fn read(bytes: &[u8]) -> Contents {
+        match adamm_volume::read_bytes(bytes) {
             Ok(volume) => Contents::Volume {
                 volume: Rc::new(volume),
-                bytes: Rc::new(bytes),
+                size: bytes.len(),
             },
             Err(e) => Contents::Unreadable(crate::describe::unreadable(bytes.len(), &e)),
         }
@@ -96,9 +100,9 @@ impl Contents {
 /// A file's voxels as a BraTS label map (internal labels), or why they are not one.
 pub type AsLabels = Result<Rc<Vec<u8>>, LabelError>;
 
-/// One file the user gave.
+/// One file the user gave; `F` is the page's handle of it (see the module docs).
 #[derive(Debug, Clone)]
-pub struct CaseFile {
+pub struct CaseFile<F = ()> {
     /// Unique within the page.
     pub id: u64,
     /// The file name as the browser gives it.
@@ -107,12 +111,14 @@ pub struct CaseFile {
     pub role: Option<Role>,
     /// Its contents.
     pub contents: Contents,
+    /// The file itself as the page holds it (posted to the worker).
+    pub source: F,
     /// Its voxels read as a BraTS label map, converted once when first asked for (the
     /// page asks on every redraw of the file list).
     labels: Rc<OnceCell<Option<AsLabels>>>,
 }
 
-impl CaseFile {
+impl<F> CaseFile<F> {
     /// The file as a label map (internal labels), or why it is not one; `None` when
     /// unreadable.
     pub fn labels(&self) -> Option<&AsLabels> {
@@ -136,21 +142,47 @@ impl CaseFile {
 /// The most files a case holds: four modalities and a ground truth.
 pub const MAX_FILES: usize = 5;
 
-/// The files of the case being assembled.
-#[derive(Debug, Clone, Default)]
-pub struct Case {
-    files: Vec<CaseFile>,
+/// What a segmentation job takes from the case when it starts, so that its result is read
+/// on the grid it was computed on even if the user changes the case meanwhile.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The scans the job uses.
+    pub availability: Availability,
+    /// The header of the case's [`Case::grid_scan`]: the labels come back on its grid, and
+    /// the downloaded file takes it.
+    pub grid: Header,
+    /// That scan's file name (names the download).
+    pub grid_name: String,
+    /// The ground truth's internal labels, when a usable one was assigned.
+    pub truth: Option<Rc<Vec<u8>>>,
 }
 
-impl Case {
+/// The files of the case being assembled; `F` is the page's handle of each file.
+#[derive(Debug, Clone)]
+pub struct Case<F = ()> {
+    files: Vec<CaseFile<F>>,
+}
+
+impl<F> Default for Case<F> {
+    fn default() -> Case<F> {
+        Case { files: Vec::new() }
+    }
+}
+
+impl<F: Clone> Case<F> {
     /// The files, in the order they were added.
-    pub fn files(&self) -> &[CaseFile] {
+    pub fn files(&self) -> &[CaseFile<F>] {
         &self.files
+    }
+
+    /// File `id`, if the case has it.
+    pub fn file(&self, id: u64) -> Option<&CaseFile<F>> {
+        self.files.iter().find(|f| f.id == id)
     }
 
     /// Adds a file. Its role is the one its name announces when no other file has it, else
     /// the first free modality (a readable file only); it stays unused when all are taken.
-    pub fn add(&mut self, id: u64, name: String, contents: Contents) {
+    pub fn add(&mut self, id: u64, name: String, contents: Contents, source: F) {
         let free = |role: Role| self.holder(role).is_none();
         let role = match (&contents, Role::from_file_name(&name)) {
             (Contents::Unreadable(_), named) => named.filter(|&r| free(r)),
@@ -162,6 +194,7 @@ impl Case {
             name,
             role,
             contents,
+            source,
             labels: Rc::default(),
         });
     }
@@ -191,20 +224,20 @@ impl Case {
     }
 
     /// The file that has `role`.
-    pub fn holder(&self, role: Role) -> Option<&CaseFile> {
+    pub fn holder(&self, role: Role) -> Option<&CaseFile<F>> {
         self.files.iter().find(|f| f.role == Some(role))
     }
 
     /// The scan whose grid the others must share: of the readable scans, the one whose grid
     /// most of the case's files (scans and ground truth) have, the earliest added on a tie. So
     /// one odd file is the one flagged, whatever the order.
-    pub fn reference(&self) -> Option<&CaseFile> {
-        let used: Vec<&CaseFile> = self
+    pub fn grid_scan(&self) -> Option<&CaseFile<F>> {
+        let used: Vec<&CaseFile<F>> = self
             .files
             .iter()
             .filter(|f| f.role.is_some() && f.volume().is_some())
             .collect();
-        let same_grid = |a: &CaseFile, b: &CaseFile| match (a.volume(), b.volume()) {
+        let same_grid = |a: &CaseFile<F>, b: &CaseFile<F>| match (a.volume(), b.volume()) {
             (Some(x), Some(y)) => {
                 check_same_grid((&a.name, &x.header), (&b.name, &y.header)).is_ok()
             }
@@ -228,11 +261,11 @@ impl Case {
             Contents::Volume { volume, .. } => volume,
         };
         let role = file.role?;
-        if let Some(reference) = self.reference() {
-            if reference.id != file.id {
-                let theirs = reference.volume().map(|v| &v.header)?;
+        if let Some(grid_scan) = self.grid_scan() {
+            if grid_scan.id != file.id {
+                let theirs = grid_scan.volume().map(|v| &v.header)?;
                 if let Err(e) =
-                    check_same_grid((&reference.name, theirs), (&file.name, &volume.header))
+                    check_same_grid((&grid_scan.name, theirs), (&file.name, &volume.header))
                 {
                     return Some(e.to_string());
                 }
@@ -255,7 +288,7 @@ impl Case {
     }
 
     /// The usable file of each modality, in [`Modality::ALL`] order.
-    pub fn images(&self) -> [Option<&CaseFile>; 4] {
+    pub fn images(&self) -> [Option<&CaseFile<F>>; 4] {
         let available = self.availability();
         Modality::ALL.map(|m| {
             if available.has(m) {
@@ -273,6 +306,26 @@ impl Case {
             return None;
         }
         f.labels()?.as_ref().ok().cloned()
+    }
+
+    /// What a job segmenting the usable scans among `wanted` takes from the case now, with
+    /// the handles of those scans' files (in [`Modality::ALL`] order) to post to the worker;
+    /// `None` when none of `wanted` is usable.
+    pub fn snapshot(&self, wanted: Availability) -> Option<(Snapshot, [Option<F>; 4])> {
+        let images = self.images();
+        let used = Modality::ALL.map(|m| images[m.index()].filter(|_| wanted.has(m)));
+        let availability = Availability::from_present(used.map(|f| f.is_some()));
+        if availability.is_empty() {
+            return None;
+        }
+        let grid_scan = self.grid_scan()?;
+        let snapshot = Snapshot {
+            availability,
+            grid: grid_scan.volume()?.header.clone(),
+            grid_name: grid_scan.name.clone(),
+            truth: self.truth(),
+        };
+        Some((snapshot, used.map(|f| f.map(|f| f.source.clone()))))
     }
 
     /// Why the case cannot be segmented yet, or `None` when it can.
@@ -300,7 +353,7 @@ mod tests {
         let header = Header::from_affine(dims, Datatype::F32, &affine);
         Contents::Volume {
             volume: Rc::new(Volume::new(vec![value; n], header).unwrap()),
-            bytes: Rc::new(Vec::new()),
+            size: 0,
         }
     }
 
@@ -317,7 +370,7 @@ mod tests {
 
     #[test]
     fn brats_names_pick_their_roles_in_any_order() {
-        let mut case = Case::default();
+        let mut case: Case = Case::default();
         for (id, name) in [
             "BraTS-GLI-00001-000-seg.nii.gz",
             "BraTS-GLI-00001-000-t2f.nii.gz",
@@ -333,7 +386,7 @@ mod tests {
             } else {
                 scan()
             };
-            case.add(id as u64, name.into(), contents);
+            case.add(id as u64, name.into(), contents, ());
         }
         assert_eq!(
             roles(&case),
@@ -353,11 +406,11 @@ mod tests {
 
     #[test]
     fn brats_2021_names_and_unnamed_files() {
-        let mut case = Case::default();
-        case.add(0, "BraTS2021_00000_flair.nii.gz".into(), scan());
-        case.add(1, "scan-a.nii.gz".into(), scan());
-        case.add(2, "scan-b.nii".into(), scan());
-        case.add(3, "BraTS2021_00000_t1ce.nii.gz".into(), scan());
+        let mut case: Case = Case::default();
+        case.add(0, "BraTS2021_00000_flair.nii.gz".into(), scan(), ());
+        case.add(1, "scan-a.nii.gz".into(), scan(), ());
+        case.add(2, "scan-b.nii".into(), scan(), ());
+        case.add(3, "BraTS2021_00000_t1ce.nii.gz".into(), scan(), ());
         // Unnamed files fill the first free modalities; the T1ce file finds T1Gd taken and
         // gets the next free one.
         assert_eq!(
@@ -378,25 +431,33 @@ mod tests {
 
     #[test]
     fn problems_are_named_next_to_the_file() {
-        let mut case = Case::default();
-        case.add(0, "a-t1n.nii.gz".into(), scan());
+        let mut case: Case = Case::default();
+        case.add(0, "a-t1n.nii.gz".into(), scan(), ());
         case.add(
             1,
             "broken-t2w.nii.gz".into(),
             Contents::Unreadable("the file ends after 200 bytes".into()),
+            (),
         );
         case.add(
             2,
             "b-t2f.nii.gz".into(),
             volume([4, 5, 7], Affine::IDENTITY, 1.0),
+            (),
         );
         let mut shifted = Affine::IDENTITY;
         shifted.0[0][3] = 3.0;
-        case.add(3, "c-t1c.nii.gz".into(), volume([4, 5, 6], shifted, 1.0));
+        case.add(
+            3,
+            "c-t1c.nii.gz".into(),
+            volume([4, 5, 6], shifted, 1.0),
+            (),
+        );
         case.add(
             4,
             "d-seg.nii.gz".into(),
             volume([4, 5, 6], Affine::IDENTITY, 7.0),
+            (),
         );
 
         assert_eq!(case.problem(0), None);
@@ -423,17 +484,17 @@ mod tests {
     #[test]
     fn the_odd_grid_out_is_flagged_whatever_the_order() {
         for odd_first in [false, true] {
-            let mut case = Case::default();
+            let mut case: Case = Case::default();
             let odd = volume([4, 5, 7], Affine::IDENTITY, 1.0);
             if odd_first {
-                case.add(9, "odd-t1n.nii.gz".into(), odd.clone());
+                case.add(9, "odd-t1n.nii.gz".into(), odd.clone(), ());
             }
-            case.add(1, "a-t1c.nii.gz".into(), scan());
-            case.add(2, "a-t2f.nii.gz".into(), scan());
+            case.add(1, "a-t1c.nii.gz".into(), scan(), ());
+            case.add(2, "a-t2f.nii.gz".into(), scan(), ());
             if !odd_first {
-                case.add(9, "odd-t1n.nii.gz".into(), odd);
+                case.add(9, "odd-t1n.nii.gz".into(), odd, ());
             }
-            assert_eq!(case.reference().map(|f| f.id), Some(1));
+            assert_eq!(case.grid_scan().map(|f| f.id), Some(1));
             assert!(case.problem(9).is_some());
             assert_eq!(case.problem(1), None);
             assert_eq!(case.availability().code(), "0101");
@@ -442,15 +503,51 @@ mod tests {
 
     #[test]
     fn nothing_usable_means_not_ready() {
-        let mut case = Case::default();
+        let mut case: Case = Case::default();
         assert!(case.not_ready().is_some());
-        case.add(0, "x.nii".into(), Contents::Unreadable("not NIfTI".into()));
+        case.add(
+            0,
+            "x.nii".into(),
+            Contents::Unreadable("not NIfTI".into()),
+            (),
+        );
         assert!(case.not_ready().is_some());
         assert_eq!(case.files()[0].role, None);
-        case.add(1, "y.nii".into(), scan());
+        case.add(1, "y.nii".into(), scan(), ());
         assert_eq!(case.not_ready(), None);
         case.clear();
         assert!(case.files().is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_takes_the_grid_the_truth_and_the_files_switched_on() {
+        let mut case: Case<&'static str> = Case::default();
+        case.add(0, "a-t1n.nii.gz".into(), scan(), "t1 file");
+        case.add(1, "a-t2f.nii.gz".into(), scan(), "flair file");
+        case.add(
+            2,
+            "a-seg.nii.gz".into(),
+            volume([4, 5, 6], Affine::IDENTITY, 2.0),
+            "truth file",
+        );
+        case.add(
+            3,
+            "odd-t2w.nii.gz".into(),
+            volume([4, 5, 7], Affine::IDENTITY, 1.0),
+            "odd file",
+        );
+        // T1 is switched off; T2 is on another grid, so it is not posted either.
+        let wanted = Availability::parse("0111").unwrap();
+        let (snapshot, files) = case.snapshot(wanted).unwrap();
+        assert_eq!(snapshot.availability.code(), "0001");
+        assert_eq!(files, [None, None, None, Some("flair file")]);
+        assert_eq!(snapshot.grid_name, "a-t1n.nii.gz");
+        assert_eq!(snapshot.grid.dims, [4, 5, 6]);
+        assert_eq!(snapshot.truth.as_deref().map(|t| t[0]), Some(2));
+        // Nothing usable switched on: no job.
+        assert!(case
+            .snapshot(Availability::parse("0110").unwrap())
+            .is_none());
     }
 
     #[test]

@@ -97,7 +97,7 @@ mod tests {
         let mut truncated = nifti1([4, 3, 2], [1.0; 3]);
         truncated.truncate(360);
         for bytes in [&b"hello"[..], &[], &[0x1f, 0x8b, 0, 0], &truncated] {
-            match Contents::read(bytes.to_vec()) {
+            match Contents::read(bytes) {
                 Contents::Unreadable(text) => {
                     assert!(
                         text.starts_with("Not readable as a 3-D NIfTI volume"),

@@ -1,10 +1,12 @@
-//! The AdaMM browser app's logic, shared by the page (`src/main.rs`) and the segmentation
-//! worker (`src/bin/worker/`). Everything here but [`protocol`] is free of the DOM and
-//! unit-tested natively. The model (Burn) is linked into the worker only, keeping the page's
-//! own wasm small.
+//! The AdaMM browser app's logic, shared by the page (`src/main.rs`, `src/page/`) and the
+//! segmentation worker (`src/bin/worker/`). Everything here but [`protocol`]'s JavaScript
+//! forms is free of the DOM and unit-tested natively. The model (Burn) is linked into the
+//! worker only, keeping the page's own wasm small.
 
 pub mod case;
 pub mod describe;
+pub mod intensity;
 pub mod outcome;
 pub mod protocol;
+pub mod session;
 pub mod view;

@@ -1,18 +1,17 @@
 //! A finished segmentation as the page reports it: region volumes in mL, the metrics against
-//! a ground truth, and the label file to download.
+//! a ground truth, and the label file to download — all on the grid the job was started on
+//! (its [`Snapshot`]), whatever the user did to the case meanwhile.
 
-use adamm_volume::brats::{Availability, LabelConvention, LabelVolumes, Region};
-use adamm_volume::metrics::{region_metrics, MaskMetrics};
+use adamm_volume::brats::{check_same_grid, Availability, LabelConvention, LabelVolumes, Region};
+use adamm_volume::metrics::{region_metrics, MaskMetrics, MetricsError};
 use adamm_volume::nifti_io::write_bytes;
-use adamm_volume::Header;
+use adamm_volume::{Header, VolumeError};
 
-/// What the worker returned for one job.
+use crate::case::Snapshot;
+
+/// What the model computed for one job, as the worker sent it back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Run {
-    /// The worker job (distinguishes successive results of one case).
-    pub job: u32,
-    /// The modalities it used.
-    pub availability: Availability,
+pub struct Prediction {
     /// Internal labels in the files' voxel order.
     pub labels: Vec<u8>,
     /// The presence head's probability that NETC, SNFH, ET are in the case.
@@ -23,58 +22,105 @@ pub struct Run {
     pub backend: String,
 }
 
-/// One segmentation the page holds: the worker's result and what is reported about it.
+/// Why a prediction cannot be reported or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum OutcomeError {
+    /// The label map does not fit the job's grid.
+    #[error("the worker returned {got} labels for a grid of {expected} voxels")]
+    LabelCount {
+        /// Labels received.
+        got: usize,
+        /// Voxels of the grid.
+        expected: usize,
+    },
+    /// The grid's geometry is unusable (it was checked when the file was read).
+    #[error("the scans' geometry is unusable: {0}")]
+    Geometry(VolumeError),
+    /// The scores against the ground truth could not be computed.
+    #[error("the scores could not be computed: {0}")]
+    Metrics(MetricsError),
+    /// The label file could not be written.
+    #[error("the file could not be written: {0}")]
+    Write(VolumeError),
+}
+
+/// One segmentation the page holds: the model's prediction for a job and what is reported
+/// about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// The worker's result.
-    pub run: Run,
+    /// The worker job (distinguishes successive results of one case).
+    pub job: u32,
+    /// The modalities it used.
+    pub availability: Availability,
+    /// What the model computed.
+    pub prediction: Prediction,
+    /// The header of the grid the labels are on (the job's [`Snapshot::grid`]).
+    pub grid: Header,
+    /// The file name of that grid's scan (names the download).
+    pub grid_name: String,
     /// Volumes in mL.
     pub volumes: LabelVolumes,
-    /// Dice, HD95 (mm), … per region against the ground truth, when there is one.
+    /// Dice, HD95 (mm), … per region against the ground truth, when there was one.
     pub metrics: Option<[(Region, MaskMetrics); 3]>,
 }
 
 impl Outcome {
-    /// Builds the report of `run`'s labels on the grid of `header`, scored against `truth`
-    /// (internal labels on the same grid) if given.
-    pub fn new(run: Run, header: &Header, truth: Option<&[u8]>) -> Result<Outcome, String> {
-        if run.labels.len() != header.voxel_count() {
-            return Err(format!(
-                "the worker returned {} labels for a grid of {} voxels",
-                run.labels.len(),
-                header.voxel_count()
-            ));
+    /// Builds the report of job `job`'s prediction on the grid of the case as the job
+    /// found it, scored against that case's ground truth if it had one.
+    pub fn new(
+        job: u32,
+        snapshot: Snapshot,
+        prediction: Prediction,
+    ) -> Result<Outcome, OutcomeError> {
+        let header = &snapshot.grid;
+        if prediction.labels.len() != header.voxel_count() {
+            return Err(OutcomeError::LabelCount {
+                got: prediction.labels.len(),
+                expected: header.voxel_count(),
+            });
         }
         let spacing = header
             .world_from_voxel()
-            .map_err(|e| e.to_string())?
+            .map_err(OutcomeError::Geometry)?
             .column_norms();
-        let metrics = match truth {
+        let metrics = match &snapshot.truth {
             Some(t) => Some(
-                region_metrics(&run.labels, t, header.dims, spacing).map_err(|e| e.to_string())?,
+                region_metrics(&prediction.labels, t, header.dims, spacing)
+                    .map_err(OutcomeError::Metrics)?,
             ),
             None => None,
         };
         Ok(Outcome {
-            volumes: LabelVolumes::of(&run.labels, spacing),
-            run,
+            job,
+            availability: snapshot.availability,
+            volumes: LabelVolumes::of(&prediction.labels, spacing),
+            prediction,
+            grid: snapshot.grid,
+            grid_name: snapshot.grid_name,
             metrics,
         })
     }
 
-    /// The label map as a `.nii.gz` file in the grid and header of `reference` (the input).
-    pub fn nifti(
-        &self,
-        reference: &Header,
-        convention: LabelConvention,
-    ) -> Result<Vec<u8>, String> {
+    /// The label map as a `.nii.gz` file in the grid and header of the input it was
+    /// computed on.
+    pub fn nifti(&self, convention: LabelConvention) -> Result<Vec<u8>, OutcomeError> {
         let values: Vec<u8> = self
-            .run
+            .prediction
             .labels
             .iter()
             .map(|&l| convention.file_value(l))
             .collect();
-        write_bytes(reference, &values, true).map_err(|e| e.to_string())
+        write_bytes(&self.grid, &values, true).map_err(OutcomeError::Write)
+    }
+
+    /// The download's file name ([`download_name`]).
+    pub fn file_name(&self) -> String {
+        download_name(&self.grid_name, self.availability)
+    }
+
+    /// Whether the labels lie on the grid of `header` (so they can be drawn over its scan).
+    pub fn is_on_grid_of(&self, header: &Header) -> bool {
+        check_same_grid(("result", &self.grid), ("scan", header)).is_ok()
     }
 }
 
@@ -85,15 +131,26 @@ pub fn download_name(input: &str, availability: Availability) -> String {
         .map(|(id, ..)| id)
         .or_else(|| adamm_volume::brats::nifti_stem(input))
         .unwrap_or(input);
-    format!("{stem}-seg-{}.nii.gz", availability.name().replace(' ', ""))
+    format!("{stem}-seg-{}.nii.gz", availability.name())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
     use super::*;
     use adamm_volume::brats::label;
     use adamm_volume::nifti_io::Datatype;
     use adamm_volume::{read_bytes, Affine};
+
+    fn prediction(labels: Vec<u8>) -> Prediction {
+        Prediction {
+            labels,
+            presence: vec![0.9, 0.8, 0.7],
+            seconds: 1.5,
+            backend: "CPU (wasm)".into(),
+        }
+    }
 
     #[test]
     fn volumes_scores_and_the_download_keep_the_input_grid() {
@@ -107,15 +164,18 @@ mod tests {
         labels[1] = label::NETC;
         labels[2] = label::SNFH;
         labels[3] = label::SNFH;
-        let run = |labels: Vec<u8>| Run {
-            job: 1,
+        let snapshot = |truth: Option<Vec<u8>>| Snapshot {
             availability: Availability::FULL,
-            labels,
-            presence: vec![0.9, 0.8, 0.7],
-            seconds: 1.5,
-            backend: "CPU (wasm)".into(),
+            grid: header.clone(),
+            grid_name: "BraTS-GLI-00001-000-t1n.nii.gz".into(),
+            truth: truth.map(Rc::new),
         };
-        let outcome = Outcome::new(run(labels.clone()), &header, Some(&labels)).unwrap();
+        let outcome = Outcome::new(
+            1,
+            snapshot(Some(labels.clone())),
+            prediction(labels.clone()),
+        )
+        .unwrap();
         // One voxel is 2 × 1 × 0.5 mm = 1 µL.
         assert_eq!(outcome.volumes.et, 0.001);
         assert_eq!(outcome.volumes.snfh, 0.002);
@@ -123,15 +183,32 @@ mod tests {
         assert!((outcome.volumes.tc() - 0.002).abs() < 1e-12);
         let metrics = outcome.metrics.unwrap();
         assert!(metrics.iter().all(|(_, m)| m.dice == 1.0 && m.hd95 == 0.0));
+        assert_eq!(
+            outcome.file_name(),
+            "BraTS-GLI-00001-000-seg-T1+T1Gd+T2+FLAIR.nii.gz"
+        );
+        assert!(outcome.is_on_grid_of(&header));
+        let other = Header::from_affine([4, 3, 3], Datatype::I16, &affine);
+        assert!(!outcome.is_on_grid_of(&other));
 
-        let file = outcome.nifti(&header, LabelConvention::Brats2021).unwrap();
+        let file = outcome.nifti(LabelConvention::Brats2021).unwrap();
         let back = read_bytes(&file).unwrap();
         assert_eq!(back.dims(), dims);
         assert!(back.world_from_voxel().max_abs_diff(&affine) < 1e-6);
         assert_eq!(&back.data[..5], &[4.0, 1.0, 2.0, 2.0, 0.0]);
 
-        let wrong = Outcome::new(run(vec![0; 5]), &header, None);
-        assert!(wrong.unwrap_err().contains("5 labels"));
+        let wrong = Outcome::new(2, snapshot(None), prediction(vec![0; 5])).unwrap_err();
+        assert!(
+            matches!(
+                wrong,
+                OutcomeError::LabelCount {
+                    got: 5,
+                    expected: 24
+                }
+            ),
+            "{wrong:?}"
+        );
+        assert!(wrong.to_string().contains("5 labels"), "{wrong}");
     }
 
     #[test]
@@ -139,11 +216,15 @@ mod tests {
         let a = Availability::parse("0101").unwrap();
         assert_eq!(
             download_name("BraTS-GLI-00001-000-t1c.nii.gz", a),
-            format!(
-                "BraTS-GLI-00001-000-seg-{}.nii.gz",
-                a.name().replace(' ', "")
-            )
+            "BraTS-GLI-00001-000-seg-T1Gd+FLAIR.nii.gz"
         );
-        assert!(download_name("patient7.nii", a).starts_with("patient7-seg-"));
+        assert_eq!(
+            download_name("BraTS2021_00042_flair.nii.gz", a),
+            "BraTS2021_00042-seg-T1Gd+FLAIR.nii.gz"
+        );
+        assert_eq!(
+            download_name("patient7.nii", a),
+            "patient7-seg-T1Gd+FLAIR.nii.gz"
+        );
     }
 }

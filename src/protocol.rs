@@ -1,12 +1,20 @@
 //! Messages between the page and the segmentation worker, and their JavaScript form (plain
-//! objects with a `type` field; bytes as `Uint8Array`).
+//! objects with a `type` field).
 //!
-//! The page loads the model's bytes once and posts them to the worker ([`Request::Model`]);
-//! each segmentation posts the files' own bytes (compressed NIfTI, a few MB), not decoded
-//! voxels, and gets back the label map on the files' grid.
+//! Files travel as `Blob`s (a dropped `File` is one): posting a blob shares the same bytes
+//! with the worker instead of copying them, and the worker reads each one once. The page
+//! posts the model once ([`Request::Model`]) and each segmentation the case's files as the
+//! user gave them (compressed NIfTI, a few MB), not decoded voxels; the label map comes back
+//! on the files' grid in a buffer that is transferred, not copied ([`Reply::transfer`]).
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Blob;
+
+/// The name the worker gives WebGPU in [`Reply::Ready`].
+pub const BACKEND_WEBGPU: &str = "WebGPU";
+/// The name the worker gives the wasm CPU backend in [`Reply::Ready`].
+pub const BACKEND_CPU: &str = "CPU (wasm)";
 
 /// Which backend the worker should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +30,8 @@ pub enum BackendChoice {
 pub enum Request {
     /// The student's weights (a burnpack file) and the backend to load them on.
     Model {
-        /// The file's bytes.
-        bytes: Vec<u8>,
+        /// The file.
+        file: Blob,
         /// Where to run.
         backend: BackendChoice,
     },
@@ -31,10 +39,8 @@ pub enum Request {
     Segment {
         /// Echoed in every reply about this job.
         job: u32,
-        /// The NIfTI bytes of T1, T1Gd, T2, FLAIR (absent modalities `None`).
-        files: [Option<Vec<u8>>; 4],
-        /// Sliding-window edge on the network's grid.
-        window: u32,
+        /// The NIfTI files of T1, T1Gd, T2, FLAIR (absent modalities `None`).
+        files: [Option<Blob>; 4],
     },
 }
 
@@ -78,6 +84,12 @@ pub enum Reply {
         /// What happened, for the user.
         message: String,
     },
+    /// The worker could not read a message the page posted (not one of the [`Request`]s):
+    /// neither the model nor a job failed, the page and the worker disagree.
+    Refused {
+        /// Why the message could not be read ([`Malformed`]'s text).
+        message: String,
+    },
 }
 
 /// A message that is not one of ours.
@@ -115,20 +127,25 @@ fn get_u32(v: &JsValue, key: &str) -> Result<u32, Malformed> {
 }
 
 fn get_bytes(v: &JsValue, key: &str) -> Result<Vec<u8>, Malformed> {
-    bytes(&get(v, key)?).ok_or_else(|| Malformed(format!("{key} is not bytes")))
+    get(v, key)?
+        .dyn_ref::<Uint8Array>()
+        .map(Uint8Array::to_vec)
+        .ok_or_else(|| Malformed(format!("{key} is not bytes")))
 }
 
-fn bytes(v: &JsValue) -> Option<Vec<u8>> {
-    v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec)
+fn get_blob(v: &JsValue, key: &str) -> Result<Blob, Malformed> {
+    get(v, key)?
+        .dyn_into::<Blob>()
+        .map_err(|_| Malformed(format!("{key} is not a file")))
 }
 
 impl Request {
     /// The JavaScript object posted to the worker.
     pub fn to_js(&self) -> JsValue {
         match self {
-            Request::Model { bytes, backend } => {
+            Request::Model { file, backend } => {
                 let o = object("model");
-                set(&o, "bytes", &Uint8Array::from(bytes.as_slice()).into());
+                set(&o, "file", file);
                 let b = match backend {
                     BackendChoice::Auto => "auto",
                     BackendChoice::Cpu => "cpu",
@@ -136,18 +153,14 @@ impl Request {
                 set(&o, "backend", &b.into());
                 o.into()
             }
-            Request::Segment { job, files, window } => {
+            Request::Segment { job, files } => {
                 let o = object("segment");
                 set(&o, "job", &(*job).into());
                 let list = Array::new();
                 for f in files {
-                    list.push(&match f {
-                        Some(b) => Uint8Array::from(b.as_slice()).into(),
-                        None => JsValue::NULL,
-                    });
+                    list.push(f.as_ref().map_or(&JsValue::NULL, |b| b.as_ref()));
                 }
                 set(&o, "files", &list.into());
-                set(&o, "window", &(*window).into());
                 o.into()
             }
         }
@@ -157,7 +170,7 @@ impl Request {
     pub fn from_js(v: &JsValue) -> Result<Request, Malformed> {
         match get_str(v, "type")?.as_str() {
             "model" => Ok(Request::Model {
-                bytes: get_bytes(v, "bytes")?,
+                file: get_blob(v, "file")?,
                 backend: match get_str(v, "backend")?.as_str() {
                     "auto" => BackendChoice::Auto,
                     "cpu" => BackendChoice::Cpu,
@@ -171,19 +184,19 @@ impl Request {
                 if list.length() != 4 {
                     return Err(Malformed(format!("{} files, expected 4", list.length())));
                 }
-                let mut files: [Option<Vec<u8>>; 4] = Default::default();
+                let mut files: [Option<Blob>; 4] = Default::default();
                 for (i, f) in files.iter_mut().enumerate() {
                     let item = list.get(i as u32);
                     if !item.is_null() {
                         *f = Some(
-                            bytes(&item).ok_or_else(|| Malformed("a file is not bytes".into()))?,
+                            item.dyn_into()
+                                .map_err(|_| Malformed("a file is not a file".into()))?,
                         );
                     }
                 }
                 Ok(Request::Segment {
                     job: get_u32(v, "job")?,
                     files,
-                    window: get_u32(v, "window")?,
                 })
             }
             other => Err(Malformed(format!("unknown request {other}"))),
@@ -236,7 +249,24 @@ impl Reply {
                 set(&o, "message", &message.into());
                 o.into()
             }
+            Reply::Refused { message } => {
+                let o = object("refused");
+                set(&o, "message", &message.into());
+                o.into()
+            }
         }
+    }
+
+    /// The buffers of [`Reply::to_js`]'s object to transfer with it instead of copying (the
+    /// label map's), as the transfer list of `postMessage`.
+    pub fn transfer(message: &JsValue) -> Array {
+        let list = Array::new();
+        if let Ok(labels) = Reflect::get(message, &"labels".into()) {
+            if let Some(a) = labels.dyn_ref::<Uint8Array>() {
+                list.push(&a.buffer());
+            }
+        }
+        list
     }
 
     /// Reads a message posted by the worker.
@@ -265,6 +295,9 @@ impl Reply {
             }),
             "failed" => Ok(Reply::Failed {
                 job: get(v, "job")?.as_f64().map(|n| n as u32),
+                message: get_str(v, "message")?,
+            }),
+            "refused" => Ok(Reply::Refused {
                 message: get_str(v, "message")?,
             }),
             other => Err(Malformed(format!("unknown reply {other}"))),

@@ -1,11 +1,14 @@
-//! The three orthogonal views: which voxel each screen pixel shows, the crosshair, the
-//! orientation letters, intensity windowing and the label overlay.
+//! The three orthogonal views: which voxel each screen pixel shows, where a mouse click
+//! lands, the crosshair, the orientation letters, the underlay and the label overlay.
 //!
 //! Everything works on the canonical RAS grid (`adamm_volume::Volume::to_canonical`: x towards
 //! the patient's right, y anterior, z superior), so the views are the same whatever the files'
 //! orientation. Rows are listed top to bottom, columns left to right. Pure logic, no DOM.
 
 use adamm_volume::brats::{label, LABEL_COLOURS};
+use adamm_volume::{AxisMap, Header, Volume};
+
+use crate::intensity::IntensityWindow;
 
 /// One of the three orthogonal planes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,6 +156,120 @@ impl Layout {
     }
 }
 
+/// The scan under the labels on the canonical grid, with its automatic intensity window:
+/// built once for each scan shown (a full copy of its voxels and a pass for the window).
+#[derive(Debug, Clone)]
+pub struct Underlay {
+    /// Canonical grid `[nx, ny, nz]`.
+    pub dims: [usize; 3],
+    /// Voxel size along the canonical axes, mm.
+    pub spacing: [f64; 3],
+    /// Voxels in canonical order (x fastest).
+    pub data: Vec<f32>,
+    /// The scan's native grid to canonical.
+    pub map: AxisMap,
+    /// The scan's header (its native grid).
+    pub grid: Header,
+    /// The window the views start with ([`IntensityWindow::auto`]).
+    pub auto: IntensityWindow,
+}
+
+impl Underlay {
+    /// `volume` on the canonical grid.
+    pub fn of(volume: &Volume) -> Underlay {
+        let canonical = volume.to_canonical();
+        Underlay {
+            dims: canonical.dims(),
+            spacing: canonical.world_from_voxel.column_norms(),
+            auto: IntensityWindow::auto(&canonical.data),
+            data: canonical.data,
+            map: canonical.map,
+            grid: volume.header.clone(),
+        }
+    }
+
+    /// The views' layout of this grid.
+    pub fn layout(&self, radiological: bool) -> Layout {
+        Layout {
+            dims: self.dims,
+            radiological,
+        }
+    }
+
+    /// Voxels on the scan's native grid (labels, a ground truth) in canonical order; `None`
+    /// when there are not as many as the grid has.
+    pub fn canonical<T: Copy>(&self, native: &[T]) -> Option<Vec<T>> {
+        (native.len() == self.data.len()).then(|| self.map.canonical_from_native(native))
+    }
+}
+
+/// Where a canvas lies on the page (CSS pixels), as `getBoundingClientRect` gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScreenRect {
+    /// Left edge.
+    pub left: f64,
+    /// Top edge.
+    pub top: f64,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
+/// The image pixel `(column, row)` under the mouse at page position `(x, y)` on a canvas of
+/// `size` pixels drawn in `rect` (the image is stretched over the box); `None` outside it or
+/// on an empty canvas.
+pub fn pixel_under(x: f64, y: f64, rect: ScreenRect, size: (u32, u32)) -> Option<(usize, usize)> {
+    let fx = (x - rect.left) / rect.width;
+    let fy = (y - rect.top) / rect.height;
+    let inside = |f: f64| (0.0..=1.0).contains(&f);
+    if size.0 == 0 || size.1 == 0 || !inside(fx) || !inside(fy) {
+        return None;
+    }
+    let at = |f: f64, n: u32| ((f * f64::from(n)) as usize).min(n as usize - 1);
+    Some((at(fx, size.0), at(fy, size.1)))
+}
+
+/// Whether a mouse press changes the intensity window (right button, or Shift) rather than
+/// moving the crosshair.
+pub fn drags_window(button: i16, shift: bool) -> bool {
+    button == 2 || shift
+}
+
+/// Slices to move for a wheel turn of `delta_y` (towards the user: down a slice).
+pub fn wheel_step(delta_y: f64) -> i64 {
+    if delta_y > 0.0 {
+        -1
+    } else if delta_y < 0.0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// Slices to move for a key (`KeyboardEvent.key`): ↑ / Page Up one up, ↓ / Page Down one down.
+pub fn key_step(key: &str) -> Option<i64> {
+    match key {
+        "ArrowUp" | "PageUp" => Some(1),
+        "ArrowDown" | "PageDown" => Some(-1),
+        _ => None,
+    }
+}
+
+/// Colour of the crosshair.
+pub const CROSSHAIR: [u8; 3] = [255, 200, 0];
+
+/// Draws the crosshair through `cursor` over a plane's RGBA pixels (as [`render`] made them).
+pub fn draw_crosshair(layout: &Layout, plane: Plane, cursor: [usize; 3], rgba: &mut [u8]) {
+    let (w, h) = layout.size(plane);
+    let (cx, cy) = layout.pixel_of(plane, cursor);
+    for (i, px) in rgba.chunks_exact_mut(4).take(w * h).enumerate() {
+        if i / w == cy || i % w == cx {
+            px[..3].copy_from_slice(&CROSSHAIR);
+        }
+    }
+}
+
 /// The voxel nearest the centre of mass of the non-background voxels of `labels` (x
 /// fastest, `dims`), where the views go after a segmentation; `None` when all is background.
 pub fn centroid(labels: &[u8], dims: [usize; 3]) -> Option<[usize; 3]> {
@@ -169,55 +286,6 @@ pub fn centroid(labels: &[u8], dims: [usize; 3]) -> Option<[usize; 3]> {
         n += 1.0;
     }
     (n > 0.0).then(|| [0, 1, 2].map(|a| ((sum[a] / n).round() as usize).min(dims[a] - 1)))
-}
-
-/// An intensity window: values at `low` or below are black, at `high` or above white.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    /// Black level.
-    pub low: f32,
-    /// White level.
-    pub high: f32,
-}
-
-impl Window {
-    /// The 0.5th to 99.5th percentile of the non-zero voxels (the brain, in skull-stripped
-    /// scans), as viewers default to; `[0, 1]` for an empty volume.
-    pub fn auto(data: &[f32]) -> Window {
-        let mut v: Vec<f32> = data.iter().copied().filter(|&x| x != 0.0).collect();
-        if v.is_empty() {
-            return Window {
-                low: 0.0,
-                high: 1.0,
-            };
-        }
-        v.sort_by(f32::total_cmp);
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        let (low, high) = (at(0.005), at(0.995));
-        Window {
-            low,
-            high: if high > low { high } else { low + 1.0 },
-        }
-    }
-
-    /// Level/width adjusted by a mouse drag: right widens, up brightens (lowers the level),
-    /// each in units of the current width per 200 pixels, as ITK-SNAP and Slicer do.
-    pub fn dragged(self, dx: f64, dy: f64) -> Window {
-        let width = f64::from(self.high - self.low);
-        let level = f64::from(self.high + self.low) / 2.0;
-        let width = (width * (1.0 + dx / 200.0)).max(1e-6);
-        let level = level + dy / 200.0 * width;
-        Window {
-            low: (level - width / 2.0) as f32,
-            high: (level + width / 2.0) as f32,
-        }
-    }
-
-    /// The grey level (0–255) of `value`.
-    pub fn grey(&self, value: f32) -> u8 {
-        let t = (value - self.low) / (self.high - self.low);
-        (t.clamp(0.0, 1.0) * 255.0).round() as u8
-    }
 }
 
 /// Which labels are drawn and how.
@@ -248,7 +316,7 @@ pub fn render(
     plane: Plane,
     cursor: [usize; 3],
     underlay: &[f32],
-    window: Window,
+    window: IntensityWindow,
     labels: Option<(&[u8], Overlay)>,
     truth: Option<&[u8]>,
 ) -> Vec<u8> {
@@ -371,24 +439,64 @@ mod tests {
     }
 
     #[test]
-    fn windows_map_percentiles_to_black_and_white() {
-        let data: Vec<f32> = (0..=1000).map(|i| i as f32).collect();
-        let w = Window::auto(&data);
-        assert_eq!((w.low, w.high), (6.0, 995.0));
-        assert_eq!(w.grey(0.0), 0);
-        assert_eq!(w.grey(2000.0), 255);
-        assert_eq!(w.grey(501.0), 128);
-        let wider = w.dragged(200.0, 0.0);
-        assert!((wider.high - wider.low - 2.0 * (w.high - w.low)).abs() < 1e-3);
-        let brighter = w.dragged(0.0, -100.0);
-        assert!(brighter.low < w.low && brighter.grey(501.0) > 128);
-        assert_eq!(
-            Window::auto(&[0.0; 8]),
-            Window {
-                low: 0.0,
-                high: 1.0
-            }
-        );
+    fn a_click_lands_on_the_pixel_under_it_and_the_crosshair_follows() {
+        let rect = ScreenRect {
+            left: 100.0,
+            top: 50.0,
+            width: 400.0,
+            height: 300.0,
+        };
+        // A 4 × 3 image stretched over 400 × 300 CSS pixels: 100 per image pixel.
+        assert_eq!(pixel_under(100.0, 50.0, rect, (4, 3)), Some((0, 0)));
+        assert_eq!(pixel_under(399.0, 251.0, rect, (4, 3)), Some((2, 2)));
+        assert_eq!(pixel_under(500.0, 350.0, rect, (4, 3)), Some((3, 2)));
+        assert_eq!(pixel_under(99.0, 60.0, rect, (4, 3)), None);
+        assert_eq!(pixel_under(200.0, 351.0, rect, (4, 3)), None);
+        assert_eq!(pixel_under(200.0, 60.0, rect, (0, 0)), None);
+
+        // Clicking a pixel puts the cursor on its voxel, and the crosshair on that pixel.
+        let l = layout(true);
+        let (column, row) = pixel_under(399.0, 251.0, rect, (4, 3)).unwrap();
+        let cursor = l.voxel_at(Plane::Axial, [0, 0, 1], column, row);
+        assert_eq!(cursor, [1, 0, 1]);
+        let mut rgba = vec![0u8; 4 * 4 * 3];
+        draw_crosshair(&l, Plane::Axial, cursor, &mut rgba);
+        let marked: Vec<(usize, usize)> = (0..12)
+            .filter(|i| rgba[4 * i..4 * i + 3] == CROSSHAIR)
+            .map(|i| (i % 4, i / 4))
+            .collect();
+        assert_eq!(marked, [(2, 0), (2, 1), (0, 2), (1, 2), (2, 2), (3, 2)]);
+        assert!(rgba.chunks(4).all(|p| p[3] == 0), "alpha untouched");
+    }
+
+    #[test]
+    fn wheel_keys_and_buttons() {
+        assert_eq!(wheel_step(120.0), -1);
+        assert_eq!(wheel_step(-3.0), 1);
+        assert_eq!(wheel_step(0.0), 0, "a sideways scroll moves no slice");
+        assert_eq!(key_step("ArrowUp"), Some(1));
+        assert_eq!(key_step("PageDown"), Some(-1));
+        assert_eq!(key_step("a"), None);
+        assert!(drags_window(2, false) && drags_window(0, true));
+        assert!(!drags_window(0, false));
+    }
+
+    #[test]
+    fn the_underlay_is_the_scan_on_the_canonical_grid() {
+        use adamm_volume::nifti_io::Datatype;
+        use adamm_volume::Affine;
+        // An LAS grid: x runs to the patient's left, so canonical x is reversed.
+        let mut affine = Affine::IDENTITY;
+        affine.0[0][0] = -1.0;
+        let header = Header::from_affine([2, 1, 1], Datatype::F32, &affine);
+        let volume = Volume::new(vec![1.0, 3.0], header).unwrap();
+        let u = Underlay::of(&volume);
+        assert_eq!(u.dims, [2, 1, 1]);
+        assert_eq!(u.data, [3.0, 1.0]);
+        assert_eq!(u.canonical(&[5u8, 6]), Some(vec![6, 5]));
+        assert_eq!(u.canonical(&[5u8]), None, "another grid's labels");
+        assert_eq!((u.auto.low, u.auto.high), (1.0, 3.0));
+        assert_eq!(u.layout(false).size(Plane::Axial), (2, 1));
     }
 
     #[test]
@@ -398,7 +506,7 @@ mod tests {
             radiological: false,
         };
         let underlay = vec![100.0; 25];
-        let window = Window {
+        let window = IntensityWindow {
             low: 0.0,
             high: 100.0,
         };

@@ -5,7 +5,7 @@
 
 use adamm_app::case::{Case, Contents, Role};
 use adamm_app::protocol::{BackendChoice, Reply, Request};
-use adamm_volume::brats::Modality;
+use adamm_volume::brats::{Availability, Modality};
 use adamm_volume::nifti_io::{write_bytes, Datatype};
 use adamm_volume::{Affine, Header};
 use wasm_bindgen::JsValue;
@@ -17,33 +17,37 @@ wasm_bindgen_test_configure!(run_in_browser);
 fn nifti(dims: [usize; 3], value: f32) -> Vec<u8> {
     let header = Header::from_affine(dims, Datatype::F32, &Affine::IDENTITY);
     let n = dims.iter().product();
-    write_bytes(&header, &vec![value; n], true).unwrap()
+    write_bytes(&header, &vec![value; n], true).expect("a file of its own dims")
 }
 
 #[wasm_bindgen_test]
 fn files_are_assigned_by_name_and_problems_named() {
-    let mut case = Case::default();
+    let mut case: Case = Case::default();
     case.add(
         0,
         "BraTS-GLI-00001-000-t2f.nii.gz".into(),
-        Contents::read(nifti([6, 5, 4], 1.0)),
+        Contents::read(&nifti([6, 5, 4], 1.0)),
+        (),
     );
     case.add(
         1,
         "BraTS-GLI-00001-000-seg.nii.gz".into(),
-        Contents::read(nifti([6, 5, 4], 3.0)),
+        Contents::read(&nifti([6, 5, 4], 3.0)),
+        (),
     );
     case.add(
         2,
         "BraTS2021_00001_t1ce.nii.gz".into(),
-        Contents::read(nifti([6, 5, 5], 1.0)),
+        Contents::read(&nifti([6, 5, 5], 1.0)),
+        (),
     );
     let mut truncated = nifti([6, 5, 4], 1.0);
     truncated.truncate(40);
     case.add(
         3,
         "BraTS-GLI-00001-000-t1n.nii.gz".into(),
-        Contents::read(truncated),
+        Contents::read(&truncated),
+        (),
     );
 
     let role = |id: u64| {
@@ -70,22 +74,65 @@ fn files_are_assigned_by_name_and_problems_named() {
     assert_eq!(case.truth().map(|t| t[0]), Some(3));
 }
 
+/// A blob holding `bytes`, as the page posts a file.
+fn blob(bytes: &[u8]) -> web_sys::Blob {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    web_sys::Blob::new_with_u8_array_sequence(&parts).expect("a blob of bytes")
+}
+
+#[wasm_bindgen_test]
+fn a_job_posts_the_files_the_user_gave_not_copies() {
+    let bytes = nifti([6, 5, 4], 1.0);
+    let flair = blob(&bytes);
+    let mut case: Case<web_sys::Blob> = Case::default();
+    case.add(
+        0,
+        "BraTS-GLI-00001-000-t2f.nii.gz".into(),
+        Contents::read(&bytes),
+        flair.clone(),
+    );
+    let (snapshot, files) = case.snapshot(Availability::FULL).expect("a usable scan");
+    assert_eq!(snapshot.availability.code(), "0001");
+    let posted = Request::Segment { job: 1, files }.to_js();
+    match Request::from_js(&posted) {
+        Ok(Request::Segment { files, .. }) => {
+            assert!(files[..3].iter().all(Option::is_none));
+            // The very blob the case holds (JavaScript identity), not a copy of its bytes.
+            assert_eq!(files[3].as_ref(), Some(&flair));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[wasm_bindgen_test]
 fn worker_messages_survive_their_javascript_form() {
     let requests = [
         Request::Model {
-            bytes: vec![1, 2, 3],
+            file: blob(&[1, 2, 3]),
             backend: BackendChoice::Cpu,
         },
         Request::Segment {
             job: 7,
-            files: [Some(vec![9; 5]), None, None, Some(vec![])],
-            window: 64,
+            files: [Some(blob(&[9; 5])), None, None, Some(blob(&[]))],
         },
     ];
     for r in requests {
+        // The same blobs come back: posting a file shares it, nothing is copied.
         assert_eq!(Request::from_js(&r.to_js()), Ok(r));
     }
+    let done = Reply::Done {
+        job: 3,
+        labels: vec![1; 10],
+        presence: vec![0.5; 3],
+        seconds: 0.5,
+    }
+    .to_js();
+    assert_eq!(
+        Reply::transfer(&done).length(),
+        1,
+        "the label map's buffer is transferred"
+    );
+    assert_eq!(Reply::transfer(&Reply::Started.to_js()).length(), 0);
     let replies = [
         Reply::Started,
         Reply::Ready {
@@ -114,6 +161,9 @@ fn worker_messages_survive_their_javascript_form() {
         Reply::Failed {
             job: Some(4),
             message: "lost".into(),
+        },
+        Reply::Refused {
+            message: "malformed worker message: unknown request hello".into(),
         },
     ];
     for r in replies {

@@ -3,9 +3,10 @@
 //! through `worker_loader.js` (see `index.html`).
 //!
 //! Once listening it says so ([`Reply::Started`]: messages posted earlier would be lost),
-//! receives the model's bytes once ([`Request::Model`]), loads them on WebGPU when the
-//! browser offers an adapter (else on the wasm CPU backend, saying why), then answers each
-//! [`Request::Segment`] with progress per sliding window and the label map.
+//! receives the model file once ([`Request::Model`]), loads it on WebGPU when the browser
+//! offers an adapter (else on the wasm CPU backend, saying why) into one pipeline kept for
+//! every case, then answers each [`Request::Segment`] with progress per sliding window and
+//! the label map (transferred, not copied).
 
 #[cfg(target_arch = "wasm32")]
 mod segment;
@@ -27,21 +28,17 @@ mod worker {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use crate::segment::{load_student, segment_files};
-    use adamm_app::protocol::{BackendChoice, Reply, Request};
+    use crate::segment::{load_pipeline, segment_files};
+    use adamm_app::protocol::{BackendChoice, Reply, Request, BACKEND_CPU, BACKEND_WEBGPU};
     use adamm_model::burn::tensor::Device;
-    use adamm_model::Student;
+    use adamm_model::Pipeline;
     use wasm_bindgen::prelude::*;
-    use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
-
-    /// The loaded model and where it runs.
-    struct Loaded {
-        student: Student,
-        device: Device,
-    }
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
     thread_local! {
-        static MODEL: RefCell<Option<Rc<Loaded>>> = const { RefCell::new(None) };
+        /// The loaded model's pipeline, built once per model file.
+        static MODEL: RefCell<Option<Rc<Pipeline>>> = const { RefCell::new(None) };
     }
 
     fn scope() -> DedicatedWorkerGlobalScope {
@@ -49,8 +46,27 @@ mod worker {
     }
 
     fn post(reply: &Reply) {
-        // Posting a plain object to our own page cannot fail in a live worker.
-        let _ = scope().post_message(&reply.to_js());
+        let message = reply.to_js();
+        // Posting a plain object (and its own buffers) to our own page cannot fail in a
+        // live worker.
+        let _ = scope().post_message_with_transfer(&message, &Reply::transfer(&message));
+    }
+
+    /// The bytes of a file the page posted (one copy, into this worker's memory), refused
+    /// unread when it is longer than `limit` bytes.
+    async fn read(blob: &Blob, what: &str, limit: u64) -> Result<Vec<u8>, String> {
+        let size = blob.size();
+        if size > limit as f64 {
+            return Err(format!(
+                "The {what} is {:.0} MB, more than the {:.0} MB this app reads.",
+                size / 1e6,
+                limit as f64 / 1e6
+            ));
+        }
+        let buffer = JsFuture::from(blob.array_buffer())
+            .await
+            .map_err(|e| format!("a file could not be read: {e:?}"))?;
+        Ok(js_sys::Uint8Array::new(&buffer).to_vec())
     }
 
     /// Starts listening for the page's messages.
@@ -66,9 +82,18 @@ mod worker {
 
     async fn handle(data: JsValue) {
         match Request::from_js(&data) {
-            Ok(Request::Model { bytes, backend }) => load(bytes, backend).await,
-            Ok(Request::Segment { job, files, window }) => {
-                let Some(model) = MODEL.with(|m| m.borrow().clone()) else {
+            Ok(Request::Model { file, backend }) => match read(
+                &file,
+                "model file",
+                adamm_model::store::MAX_WEIGHTS_BYTES as u64,
+            )
+            .await
+            {
+                Ok(bytes) => load(bytes, backend).await,
+                Err(message) => post(&Reply::Failed { job: None, message }),
+            },
+            Ok(Request::Segment { job, files }) => {
+                let Some(pipeline) = MODEL.with(|m| m.borrow().clone()) else {
                     post(&Reply::Failed {
                         job: Some(job),
                         message: "no model is loaded yet".into(),
@@ -76,20 +101,7 @@ mod worker {
                     return;
                 };
                 let started = js_sys::Date::now();
-                let result = segment_files(
-                    &model.student,
-                    &model.device,
-                    &files,
-                    window as usize,
-                    |p| {
-                        post(&Reply::Progress {
-                            job,
-                            done: p.done as u32,
-                            total: p.total as u32,
-                        })
-                    },
-                )
-                .await;
+                let result = segment(&pipeline, job, files).await;
                 post(&match result {
                     Ok(result) => Reply::Done {
                         job,
@@ -103,11 +115,33 @@ mod worker {
                     },
                 });
             }
-            Err(e) => post(&Reply::Failed {
-                job: None,
+            Err(e) => post(&Reply::Refused {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// Reads the posted files and runs the pipeline on them, posting progress.
+    async fn segment(
+        pipeline: &Pipeline,
+        job: u32,
+        files: [Option<Blob>; 4],
+    ) -> Result<adamm_model::CaseLabels, String> {
+        let mut bytes: [Option<Vec<u8>>; 4] = Default::default();
+        for (slot, file) in bytes.iter_mut().zip(&files) {
+            if let Some(file) = file {
+                *slot = Some(read(file, "scan", adamm_volume::nifti_io::MAX_FILE_BYTES).await?);
+            }
+        }
+        segment_files(pipeline, bytes.each_ref().map(Option::as_deref), |p| {
+            post(&Reply::Progress {
+                job,
+                done: p.done as u32,
+                total: p.total as u32,
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// WebGPU, if the browser gives an adapter; the reason when it does not.
@@ -125,15 +159,15 @@ mod worker {
 
     async fn load(bytes: Vec<u8>, backend: BackendChoice) {
         let (device, name, note) = match backend {
-            BackendChoice::Cpu => (Device::flex(), "CPU (wasm)", None),
+            BackendChoice::Cpu => (Device::flex(), BACKEND_CPU, None),
             BackendChoice::Auto => match webgpu().await {
-                Ok(device) => (device, "WebGPU", None),
-                Err(why) => (Device::flex(), "CPU (wasm)", Some(why)),
+                Ok(device) => (device, BACKEND_WEBGPU, None),
+                Err(why) => (Device::flex(), BACKEND_CPU, Some(why)),
             },
         };
-        match load_student(&bytes, &device) {
-            Ok(student) => {
-                MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(Loaded { student, device })));
+        match load_pipeline(&bytes, &device) {
+            Ok(pipeline) => {
+                MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(pipeline)));
                 post(&Reply::Ready {
                     backend: name.into(),
                     note,

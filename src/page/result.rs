@@ -1,0 +1,228 @@
+//! The result section: the views' controls, the three planes, the reports and the actions
+//! (download, keep for comparison, save the views). It also derives what the views draw: the
+//! underlay is rebuilt only when the scan it shows changes, the labels and the ground truth
+//! are brought to its grid when they or it change.
+
+use std::rc::Rc;
+
+use adamm_app::case::Role;
+use adamm_app::view::{centroid, Plane, Underlay};
+use adamm_volume::brats::{LabelConvention, Modality, LABEL_COLOURS};
+use leptos::prelude::*;
+
+use super::download;
+use super::plane::PlaneView;
+use super::report::Report;
+use super::State;
+
+/// Keeps the views' derived signals up to date.
+fn derive(state: State) {
+    let (case, view) = (state.case, state.view);
+    // The file the underlay shows: the chosen modality's usable scan, else the first one.
+    let underlay_file = Memo::new(move |_| {
+        let choice = view.underlay_choice.get();
+        case.with(|c| {
+            let images = c.images();
+            choice
+                .and_then(|m| images[m.index()])
+                .or_else(|| images.iter().flatten().next().copied())
+                .map(|f| f.id)
+        })
+    });
+    Effect::new(move |_| {
+        let id = underlay_file.get();
+        let volume = id.and_then(|id| case.with_untracked(|c| c.file(id)?.volume().cloned()));
+        view.underlay.set(volume.map(|v| Rc::new(Underlay::of(&v))));
+        view.intensity.set(None);
+    });
+    Effect::new(move |_| {
+        let labels = state.outcome.with(|o| {
+            let o = o.as_ref()?;
+            view.underlay.with(|u| {
+                let u = u.as_ref().filter(|u| o.is_on_grid_of(&u.grid))?;
+                u.canonical(&o.prediction.labels)
+            })
+        });
+        view.labels.set(labels.map(Rc::new));
+    });
+    // The ground truth file, when it is usable.
+    let truth_file = Memo::new(move |_| {
+        case.with(|c| {
+            c.holder(Role::Truth)
+                .filter(|f| c.problem(f.id).is_none())
+                .map(|f| f.id)
+        })
+    });
+    Effect::new(move |_| {
+        let _ = truth_file.get();
+        let truth = case.with_untracked(|c| c.truth());
+        let canonical = view
+            .underlay
+            .with(|u| u.as_ref()?.canonical(truth.as_deref()?));
+        view.truth.set(canonical.map(Rc::new));
+    });
+    // A new result brings the crosshair to the tumour.
+    let centred_job = StoredValue::new(0u32);
+    Effect::new(move |_| {
+        let Some(labels) = view.labels.get() else {
+            return;
+        };
+        let job = state
+            .outcome
+            .with_untracked(|o| o.as_ref().map_or(0, |o| o.job));
+        if centred_job.get_value() == job {
+            return;
+        }
+        centred_job.set_value(job);
+        let dims = view.underlay.with_untracked(|u| u.as_ref().map(|u| u.dims));
+        if let Some(c) = dims.and_then(|d| centroid(&labels, d)) {
+            view.cursor.set(c);
+        }
+    });
+}
+
+/// Offers the result shown as a `.nii.gz` file.
+fn download_result(state: State, legacy_labels: bool) {
+    let Some(o) = state.outcome.get_untracked() else {
+        return;
+    };
+    let convention = if legacy_labels {
+        LabelConvention::Brats2021
+    } else {
+        LabelConvention::Brats2023
+    };
+    match o.nifti(convention) {
+        Ok(bytes) => {
+            if let Err(e) = download::save(&bytes, &o.file_name(), "application/gzip") {
+                state.tell(format!("The download failed: {e}"));
+            }
+        }
+        Err(e) => state.tell(format!("The segmentation could not be saved: {e}")),
+    }
+}
+
+/// The views' controls: underlay, convention, opacity, labels shown.
+fn controls(state: State) -> impl IntoView {
+    let view = state.view;
+    view! {
+        <div class="controls">
+            <label>
+                "Underlay "
+                <select on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    view.underlay_choice.set(Modality::ALL.into_iter().find(|m| m.name() == v));
+                }>
+                    {Modality::ALL
+                        .iter()
+                        .map(|m| view! { <option value=m.name()>{m.name()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                <input
+                    type="checkbox"
+                    prop:checked=move || view.radiological.get()
+                    on:change=move |ev| view.radiological.set(event_target_checked(&ev))
+                />
+                "Radiological (patient's right on the left)"
+            </label>
+            <label>
+                "Opacity "
+                <input
+                    type="range"
+                    min="0"
+                    max="1"
+                    step="0.05"
+                    prop:value=move || view.overlay.get().opacity.to_string()
+                    on:input=move |ev| {
+                        let v = event_target_value(&ev).parse().unwrap_or(0.5);
+                        view.overlay.update(|o| o.opacity = v);
+                    }
+                />
+            </label>
+            {LABEL_COLOURS
+                .iter()
+                .enumerate()
+                .map(|(k, (_, name, _))| {
+                    view! {
+                        <label class=format!("swatch label-{k}")>
+                            <input
+                                type="checkbox"
+                                prop:checked=move || view.overlay.get().shown[k]
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    view.overlay.update(|o| o.shown[k] = on);
+                                }
+                            />
+                            {*name}
+                        </label>
+                    }
+                })
+                .collect_view()}
+            <span class="hint">
+                "Click to move the crosshair, wheel or ↑/↓ to change slice, \
+                 right-drag (or Shift-drag) to change the window."
+            </span>
+        </div>
+    }
+}
+
+/// The actions on the result shown.
+fn actions(state: State) -> impl IntoView {
+    let legacy_labels = RwSignal::new(false);
+    view! {
+        <p class="actions">
+            <button
+                id="download"
+                on:click=move |_| download_result(state, legacy_labels.get_untracked())
+            >
+                "Download segmentation (.nii.gz)"
+            </button>
+            <label>
+                <input
+                    type="checkbox"
+                    on:change=move |ev| legacy_labels.set(event_target_checked(&ev))
+                />
+                "BraTS 2021 labels (ET = 4)"
+            </label>
+            <button on:click=move |_| state.kept.set(state.outcome.get_untracked())>
+                "Keep for comparison"
+            </button>
+            <button
+                id="screenshot"
+                on:click=move |_| {
+                    if let Err(e) = download::save_views_png() {
+                        state.tell(format!("The screenshot failed: {e}"));
+                    }
+                }
+            >
+                "Save views (.png)"
+            </button>
+        </p>
+    }
+}
+
+/// The result section.
+#[component]
+pub fn ResultSection() -> impl IntoView {
+    let state = super::state();
+    derive(state);
+    let has_outcome = Memo::new(move |_| state.outcome.with(Option::is_some));
+    view! {
+        <section class="result" class:empty=move || state.view.underlay.with(Option::is_none)>
+            {controls(state)}
+            <div class="views">
+                {Plane::ALL.map(|plane| view! { <PlaneView plane=plane /> }).into_iter().collect_view()}
+            </div>
+            <div class="reports">
+                {move || {
+                    state.outcome.get().map(|o| view! { <Report outcome=o title="This result" current=true /> })
+                }}
+                {move || {
+                    state.kept.get().map(|o| view! { <Report outcome=o title="Kept for comparison" current=false /> })
+                }}
+            </div>
+            <Show when=move || has_outcome.get()>{actions(state)}</Show>
+        </section>
+    }
+}
