@@ -1,0 +1,70 @@
+//! A fast f32 3-D convolution for the CPU — forward, input gradient, weight gradient and bias
+//! gradient — and its wiring into Burn's `flex` backend without forking Burn.
+//!
+//! # The kernels (always available)
+//!
+//! [`conv3d_forward`], [`conv3d_input_grad`], [`conv3d_weight_grad`] and [`conv3d_bias_grad`]
+//! work on plain NCDHW `f32` slices described by a [`Conv3dGeometry`] (any kernel size and
+//! stride, symmetric zero padding, dilation 1, one group, batch ≥ 1). They never build an im2col
+//! matrix: the input is copied once into stride phases, after which each kernel tap is one GEMM
+//! (the `gemm` crate, AVX-512/AVX2/SIMD128 as the machine offers) on a strided view of it, tile by
+//! tile, rayon-parallel natively and single-threaded in wasm. See the `kernel` module's source
+//! documentation for the formulation.
+//!
+//! # The Burn wiring (feature `burn`; `autodiff` for training)
+//!
+//! [`conv3d`] takes and returns `burn::Tensor`s like `burn::tensor::module::conv3d` and gives
+//! the same values. On the flex device, for f32 tensors and a configuration the kernels cover,
+//! it runs this crate's kernels; everywhere else (another device, another dtype, dilation,
+//! groups, asymmetric padding) it calls Burn's own conv3d — one decision, in [`conv3d`]
+//! ([`uses_fast_path`] tells which way a call goes).
+//!
+//! How the hook works in Burn 0.22.1 (read from the sources of `burn-backend-extension`,
+//! `burn-dispatch`, `burn-tensor`, `burn-autodiff` and `burn-flex`, all 0.22.1):
+//!
+//! 1. Burn's `extension` feature (`burn/Cargo.toml` → `burn-core/extension` →
+//!    `burn-tensor/extension` + `burn-backend-extension`) exports `burn::backend`
+//!    (`burn-core/src/backend.rs`): the `#[backend_extension]` attribute, the `Dispatch`
+//!    backend, `DispatchTensor`, the concrete backends (`burn::backend::Flex`, and with
+//!    `autodiff` `burn::backend::Autodiff` and the `burn::backend::autodiff` crate).
+//! 2. `#[backend_extension(Flex, Autodiff)]` on a trait `Conv3dOps: Backend`
+//!    (`burn-backend-extension/src/extension.rs`, `routing.rs`) re-emits the trait and generates
+//!    `impl Conv3dOps for burn::backend::Dispatch`. Each generated method reads the backend tag of
+//!    one routing tensor (the first float input), merges the autodiff contexts of all tensor
+//!    inputs (`DispatchAutodiffContext`), and calls `<Flex as Conv3dOps>` when autodiff is off, or
+//!    `<Autodiff<Flex, C> as Conv3dOps>` when it is on, `C` being `BalancedCheckpointing` or
+//!    `NoCheckpointing` as the tensors' strategy says; it then re-wraps the output as a
+//!    `DispatchTensor`. A backend not listed reaches `unimplemented!` — which is why [`conv3d`]
+//!    checks the device before calling it. The macro accepts owned `FloatTensor<Self>` inputs but
+//!    not `Option<FloatTensor<Self>>`, so the trait has one method with and one without bias.
+//! 3. `Tensor::into_dispatch` / `Tensor::from_dispatch` (`burn-tensor/src/tensor/api/extension.rs`)
+//!    move between `burn::Tensor<D>` and the dispatch primitive.
+//! 4. The flex primitive is `burn_flex::FlexTensor` (`burn-flex/src/tensor.rs`): `Arc`-shared
+//!    bytes plus a strided `Layout`; `as_slice::<f32>()` borrows the data when contiguous
+//!    (else `to_contiguous()` copies it), and a result is built with
+//!    `FlexTensor::from_data(TensorData::new(vec, shape))` without a copy. Flex's own conv3d
+//!    (`burn-flex/src/ops/conv.rs`) works in NCDHW; its backward passes are Burn's defaults
+//!    (`burn-backend/src/backend/ops/modules/conv.rs`: a transposed convolution and an
+//!    im2col-style weight gradient).
+//! 5. Autodiff is a handwritten `impl<C: CheckpointStrategy> Conv3dOps for Autodiff<Flex, C>`
+//!    mirroring Burn's own `conv3d` in `burn-autodiff/src/ops/module.rs`: a zero-sized type
+//!    implementing `burn::backend::autodiff::ops::Backward<Flex, N>`, prepared with the inputs'
+//!    `node()` guards, `.compute_bound().stateful()`; when tracked, `checkpoint` the inputs and
+//!    `finish(state, output)`; in `backward`, `grads.consume::<Flex>(&ops.node)` gives the output
+//!    gradient, `checkpointer.retrieve_node_output` the inputs, and `grads.register::<Flex>` takes
+//!    the gradient of each parent that requires one.
+
+mod error;
+mod geometry;
+mod kernel;
+mod par;
+
+#[cfg(feature = "burn")]
+mod burn_ext;
+
+pub use error::Conv3dError;
+pub use geometry::Conv3dGeometry;
+pub use kernel::{conv3d_bias_grad, conv3d_forward, conv3d_input_grad, conv3d_weight_grad};
+
+#[cfg(feature = "burn")]
+pub use burn_ext::{conv3d, geometry_of, uses_fast_path, Conv3dOps};
