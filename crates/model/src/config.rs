@@ -157,7 +157,8 @@ impl AdammConfig {
                 (2 * blocks + 2) * 27 * w * w
             })
             .sum();
-        let adapters = 2 * (self.adapter_hidden as u128) * (self.base_width as u128) << self.depth;
+        let adapters =
+            (2 * (self.adapter_hidden as u128) * (self.base_width as u128)) << self.depth;
         let estimate = convs + 16 * adapters + (self.graph_nodes as u128).pow(2);
         if estimate > MAX_PARAMETERS {
             return fail(format!(

@@ -486,7 +486,12 @@ impl<N: SegmentationNetwork> Windows<'_, N> {
                 .into_data_async()
                 .await
                 .map_err(readback)?;
-            let presence = w.presence.clone().into_data_async().await.map_err(readback)?;
+            let presence = w
+                .presence
+                .clone()
+                .into_data_async()
+                .await
+                .map_err(readback)?;
             progress(self.land(&w, probabilities, presence)?);
         }
         Ok(self.finish())

@@ -169,8 +169,8 @@ impl LoadedStudent {
     /// Reads a student from a weights file's bytes, with the configuration recorded in it;
     /// refuses files that are not AdaMM weights or hold another network than a student.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<LoadedStudent, ModelError> {
-        let info = WeightsInfo::from_bytes(bytes)
-            .map_err(|e| ModelError::NotAModelFile(e.to_string()))?;
+        let info =
+            WeightsInfo::from_bytes(bytes).map_err(|e| ModelError::NotAModelFile(e.to_string()))?;
         if info.kind != "student" {
             return Err(ModelError::NotAStudent(info.kind));
         }

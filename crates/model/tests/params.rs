@@ -107,7 +107,9 @@ fn configurations_too_large_to_build_are_refused_before_building() {
     assert!((paper.total as u128) * 20 < MAX_PARAMETERS);
 
     // What a model file's configuration could ask for: refused with a reason, no panic.
-    let wide = AdammConfig::paper().with_base_width(4096).with_norm_groups(8);
+    let wide = AdammConfig::paper()
+        .with_base_width(4096)
+        .with_norm_groups(8);
     let err = wide.validate().unwrap_err().to_string();
     assert!(err.contains("parameters"), "{err}");
     let deep = AdammConfig::paper()

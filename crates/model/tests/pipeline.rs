@@ -46,7 +46,8 @@ fn scan(dims: [usize; 3], affine: &Affine, seed: u64) -> Volume {
             }
         }
     }
-    Volume::new(data, Header::from_affine(dims, Datatype::F32, affine)).expect("a volume of its own dims")
+    Volume::new(data, Header::from_affine(dims, Datatype::F32, affine))
+        .expect("a volume of its own dims")
 }
 
 fn named(name: &str, v: Volume) -> Option<(String, Volume)> {
@@ -93,9 +94,12 @@ fn the_shipped_model_runs_with_its_training_patch() {
 fn files_that_are_not_a_student_are_refused_with_what_they_are() {
     let device = Device::flex();
     let teacher = tiny().init_teacher(&device).unwrap();
-    let err = LoadedStudent::from_bytes(&teacher.to_bytes(Precision::F32).unwrap(), &device)
-        .unwrap_err();
-    assert!(matches!(err, ModelError::NotAStudent(ref k) if k == "teacher"), "{err}");
+    let err =
+        LoadedStudent::from_bytes(&teacher.to_bytes(Precision::F32).unwrap(), &device).unwrap_err();
+    assert!(
+        matches!(err, ModelError::NotAStudent(ref k) if k == "teacher"),
+        "{err}"
+    );
     assert!(err.to_string().contains("not the student"), "{err}");
 
     let nifti = write_bytes(
@@ -118,8 +122,13 @@ fn scans_are_named_in_their_problems() {
 
     let a = scan([12, 10, 8], &Affine::IDENTITY, 1);
     let b = scan([12, 10, 9], &Affine::IDENTITY, 2);
-    let err = Scans::new([named("t1.nii", a.clone()), None, named("flair.nii", b), None])
-        .unwrap_err();
+    let err = Scans::new([
+        named("t1.nii", a.clone()),
+        None,
+        named("flair.nii", b),
+        None,
+    ])
+    .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, PipelineError::Grid(_)), "{text}");
     assert!(
@@ -129,11 +138,17 @@ fn scans_are_named_in_their_problems() {
 
     let good = write_bytes(&a.header, &a.data, true).unwrap();
     let err = Scans::read_bytes([Some(&good), None, Some(&good[..30]), None]).unwrap_err();
-    assert!(matches!(err, PipelineError::Read { ref file, .. } if file == "T2"), "{err}");
+    assert!(
+        matches!(err, PipelineError::Read { ref file, .. } if file == "T2"),
+        "{err}"
+    );
 
     let scans = Scans::read_bytes([None, Some(&good), None, Some(&good)]).unwrap();
     assert_eq!(scans.availability().code(), "0101");
-    assert_eq!(scans.name(adamm_volume::brats::Modality::T1Gd), Some("T1Gd"));
+    assert_eq!(
+        scans.name(adamm_volume::brats::Modality::T1Gd),
+        Some("T1Gd")
+    );
     assert_eq!(scans.name(adamm_volume::brats::Modality::T1), None);
     assert_eq!(scans.header().dims, a.header.dims);
 }

@@ -30,7 +30,8 @@ pub fn evaluate_case(
             files.id
         )));
     };
-    let in_case = |e: adamm_model::PipelineError| TrainError::Invalid(format!("case {}: {e}", files.id));
+    let in_case =
+        |e: adamm_model::PipelineError| TrainError::Invalid(format!("case {}: {e}", files.id));
     let scans = Scans::from_case(&mut case).map_err(in_case)?;
     let prepared = pipeline.prepare(&scans).map_err(in_case)?;
     let dims = scans.grid().dims();

@@ -75,7 +75,9 @@ fn serve(dist: PathBuf, log: Arc<Mutex<Vec<String>>>) -> Result<Server> {
     let thread = std::thread::spawn(move || {
         for request in server.incoming_requests() {
             let url = request.url().split('?').next().unwrap_or("/").to_owned();
-            log.lock().expect("no thread panics holding the log").push(url.clone());
+            log.lock()
+                .expect("no thread panics holding the log")
+                .push(url.clone());
             let rel = url.trim_start_matches('/');
             let path = if rel.is_empty() {
                 dist.join("index.html")
