@@ -583,13 +583,21 @@ async fn walk_through(
 ) -> Result<()> {
     c.goto(&format!("{origin}/")).await?;
     wait_for(c, "#sample", Duration::from_secs(60)).await?;
-    let paint = c
-        .execute(
-            "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
-             return p ? p.startTime : null;",
-            vec![],
-        )
-        .await?;
+    // The page can be in the DOM before the browser has painted it: wait for the entry.
+    let mut paint = Value::Null;
+    for _ in 0..50 {
+        paint = c
+            .execute(
+                "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
+                 return p ? p.startTime : null;",
+                vec![],
+            )
+            .await?;
+        if !paint.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     report.push(format!(
         "first contentful paint: {} ms",
         paint.as_f64().map_or("n/a".into(), |v| format!("{v:.0}"))
