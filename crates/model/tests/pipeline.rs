@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{
@@ -17,19 +14,7 @@ use adamm_model::{
 use adamm_volume::brats::Availability;
 use adamm_volume::nifti_io::{write_bytes, Datatype, Header};
 use adamm_volume::{Affine, Volume};
-use common::{noise, tiny};
-
-/// Polls a future to completion on this thread (the flex backend never parks).
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
-}
+use common::{block_on, noise, tiny};
 
 /// A scan of `dims`: noise around 2 inside a box, 0 outside (a "brain" to crop to).
 fn scan(dims: [usize; 3], affine: &Affine, seed: u64) -> Volume {

@@ -3,28 +3,12 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
 use adamm_model::burn::module::{Module, Param};
 use adamm_model::burn::tensor::{Device, Tensor, TensorData};
 use adamm_model::infer::{gaussian_weights, window_starts};
 use adamm_model::{probabilities_to_labels, Segmenter, SlidingWindowConfig, Student};
 use adamm_volume::brats::Availability;
-use common::{max_abs_diff, noise, tiny, values};
-
-/// Polls a future to completion on this thread (the flex backend never parks).
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
-}
+use common::{block_on, max_abs_diff, noise, tiny, values};
 
 fn channels(dims: [usize; 3], seed: u64) -> Vec<Vec<f32>> {
     let n: usize = dims.iter().product();

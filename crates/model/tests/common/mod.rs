@@ -91,3 +91,15 @@ impl ModuleVisitor for GradientMass<'_> {
         }
     }
 }
+
+/// Polls a future to completion on this thread (the flex backend never parks).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
