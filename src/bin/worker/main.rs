@@ -173,7 +173,10 @@ mod worker {
                     note,
                 });
             }
-            Err(message) => post(&Reply::Failed { job: None, message }),
+            Err(e) => post(&Reply::Failed {
+                job: None,
+                message: e.to_string(),
+            }),
         }
     }
 }

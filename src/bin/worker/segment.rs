@@ -3,15 +3,15 @@
 //! case, reading back asynchronously (WebGPU in a browser needs it).
 
 use adamm_model::burn::tensor::Device;
-use adamm_model::{CaseLabels, LoadedStudent, Pipeline, PipelineError, Progress, Scans};
+use adamm_model::{
+    CaseLabels, LoadedStudent, ModelError, Pipeline, PipelineError, Progress, Scans,
+};
 
 /// The pipeline of the student in a weights file's bytes, with the sliding window the file
 /// records; files that are not an AdaMM student are refused with a message saying what
 /// they are.
-pub fn load_pipeline(bytes: &[u8], device: &Device) -> Result<Pipeline, String> {
-    LoadedStudent::from_bytes(bytes, device)
-        .and_then(|model| Pipeline::for_student(model, device))
-        .map_err(|e| e.to_string())
+pub fn load_pipeline(bytes: &[u8], device: &Device) -> Result<Pipeline, ModelError> {
+    LoadedStudent::from_bytes(bytes, device).and_then(|model| Pipeline::for_student(model, device))
 }
 
 /// Segments a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset): the label
