@@ -1,22 +1,9 @@
-//! Pure, platform-independent helpers behind the file list: how a size is written, and what is
-//! said about a file once its bytes have been read.
+//! Pure, platform-independent helpers behind the file list: what is said about a file once its
+//! bytes have been read (sizes written by `adamm_volume::units::format_size`).
 //!
 //! Nothing here touches the DOM, so it is unit-tested natively with `cargo test`.
 
-/// Writes a byte count the way people read it: `512 B`, `1.5 KiB`, `33.8 MiB`.
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+use adamm_volume::units::format_size;
 
 /// What is said under a file decoded from `file_bytes` bytes, e.g.
 /// `240 × 240 × 155 voxels · 1 × 1 × 1 mm · LPS · int16 · 2.9 MiB`.
@@ -49,16 +36,6 @@ fn format_mm(mm: f64) -> String {
 mod tests {
     use super::*;
     use crate::case::Contents;
-
-    #[test]
-    fn sizes_are_human() {
-        assert_eq!(format_size(0), "0 B");
-        assert_eq!(format_size(1023), "1023 B");
-        assert_eq!(format_size(1024), "1.0 KiB");
-        assert_eq!(format_size(1536), "1.5 KiB");
-        assert_eq!(format_size(35_458_000), "33.8 MiB");
-        assert_eq!(format_size(u64::MAX), "16777216.0 TiB");
-    }
 
     /// A minimal uncompressed NIfTI-1 file: a `dims` grid of uint8 voxels, spacing from pixdim,
     /// no qform/sform (so the orientation is RAS). Written by hand, independent of the writer

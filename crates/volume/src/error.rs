@@ -181,17 +181,10 @@ fn bytes_text(n: Option<u128>) -> String {
     let Some(n) = n else {
         return "more than 2^128 bytes".into();
     };
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} bytes");
+    match u64::try_from(n) {
+        Ok(small) if small >= 1024 => format!("{n} bytes ({})", crate::units::format_size(small)),
+        _ => format!("{n} bytes"),
     }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{n} bytes ({value:.1} {})", UNITS[unit])
 }
 
 /// Result alias for this crate.

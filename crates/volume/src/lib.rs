@@ -10,6 +10,7 @@
 //!   regions), case discovery and loading;
 //! - [`preprocess`]: canonical orientation, brain crop and normalisation for the network;
 //! - [`resample`]: the network's working grid (block means and trilinear interpolation);
+//! - [`units`]: sizes written for people;
 //! - [`metrics`]: Dice, IoU, sensitivity, specificity, HD95 (BraTS conventions).
 
 pub mod brats;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod nifti_io;
 pub mod preprocess;
 pub mod resample;
+pub mod units;
 pub mod volume;
 
 pub use error::{Result, VolumeError};
