@@ -83,8 +83,9 @@ pub fn geometry_of(
     )
 }
 
-/// Whether [`conv3d`] runs this crate's kernels for these arguments (else Burn's conv3d):
-/// every tensor on the flex device in f32, and [`geometry_of`] accepting the configuration.
+/// Whether [`conv3d`] runs this crate's kernels for these arguments (else Burn's conv3d): the
+/// kernels [`enabled`](crate::enabled), every tensor on the flex device in f32, and
+/// [`geometry_of`] accepting the configuration.
 pub fn uses_fast_path(
     x: &Tensor<5>,
     weight: &Tensor<5>,
@@ -92,7 +93,8 @@ pub fn uses_fast_path(
     options: &ConvOptions<3>,
 ) -> bool {
     let on_flex_f32 = |dtype: DType, t: DispatchTensor| dtype == DType::F32 && is_flex(&t);
-    on_flex_f32(x.dtype(), x.clone().into_dispatch())
+    crate::enabled()
+        && on_flex_f32(x.dtype(), x.clone().into_dispatch())
         && on_flex_f32(weight.dtype(), weight.clone().into_dispatch())
         && bias.is_none_or(|b| on_flex_f32(b.dtype(), b.clone().into_dispatch()))
         && geometry_of(&x.dims(), &weight.dims(), options).is_ok()

@@ -28,6 +28,7 @@
 //! Extra memory: one phase copy of the input (about the padded input's size) and, for the
 //! gradients, one wide copy of the output gradient; scratch tiles per thread.
 
+use crate::direct;
 use crate::geometry::volume;
 use crate::par::{self, SharedMut};
 use crate::{Conv3dError, Conv3dGeometry};
@@ -275,6 +276,10 @@ pub fn conv3d_forward(
     let rows = plan.rows_per_tile(co, plan.wide_rows);
     let tiles = plan.wide_rows.div_ceil(rows);
     let out = SharedMut(y.as_mut_ptr());
+    if direct::available(co) {
+        forward_direct(&plan, &phases, weight, bias, y);
+        return Ok(());
+    }
     let packed = ci >= PACKED_MIN_CHANNELS;
     let block = PACKED_BLOCK_CHANNELS.min(ci);
     let tile_len = rows * wq;
@@ -364,6 +369,65 @@ pub fn conv3d_forward(
     Ok(())
 }
 
+/// The forward on the direct kernel: tasks of whole output rows, each row's positions read at
+/// their place in the phase images and written straight into `y`, bias included.
+fn forward_direct(
+    plan: &Plan,
+    phases: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    let g = &plan.g;
+    let (ci, co, k3) = (g.channels_in(), g.channels_out(), volume(g.kernel()));
+    let [od, oh, ow] = g.output();
+    let [_, hq, wq] = plan.grid;
+    let plane = od * oh * ow;
+    let weights = direct::pack_weights(k3, ci, co, |t, c, o| {
+        weight[(o * ci + c) * k3 + plan.taps[t].index]
+    });
+    let offsets: Vec<isize> = plan
+        .taps
+        .iter()
+        .map(|tap| (tap.phase * ci * plan.q + tap.shift) as isize)
+        .collect();
+    // Every output row's positions, as slots (the same for each sample).
+    let mut slots = Vec::with_capacity(od * oh * ow.div_ceil(direct::LANES));
+    for r in 0..od * oh {
+        let (z, row) = (r / oh, r % oh);
+        for x0 in (0..ow).step_by(direct::LANES) {
+            slots.push(direct::Slot {
+                input: (z * hq + row) * wq + x0,
+                output: r * ow + x0,
+                lanes: direct::LANES.min(ow - x0),
+            });
+        }
+    }
+    // Tasks of whole register blocks (a multiple of 3 slots), a few per thread.
+    let per_task = (TILE_VALUES / co / direct::LANES)
+        .min(slots.len().div_ceil(4 * par::threads()))
+        .next_multiple_of(3)
+        .max(3);
+    let tiles = slots.len().div_ceil(per_task);
+    let out = SharedMut(y.as_mut_ptr());
+    par::for_each_with_scratch(g.batch() * tiles, 0, |_, task| {
+        let (n, tile) = (task / tiles, task % tiles);
+        let slots = &slots[tile * per_task..((tile + 1) * per_task).min(slots.len())];
+        let sample =
+            &phases[n * plan.phase_count * ci * plan.q..][..plan.phase_count * ci * plan.q];
+        let sum = direct::TapSum {
+            input: sample,
+            channel_stride: plan.q,
+            channels: ci,
+            offsets: &offsets,
+            weights: &weights,
+        };
+        // SAFETY: slot outputs are n·co·plane + o·plane + r·ow + x for x < ow and o < co:
+        // inside `y`; each slot belongs to one task only and slots do not overlap.
+        unsafe { sum.run_slots(slots, out.get().add(n * co * plane), plane, bias) };
+    });
+}
+
 /// Input gradient (the transposed convolution): `dx = ∂L/∂x` from `dy = ∂L/∂y`, written into
 /// `dx` (its previous contents are ignored).
 pub fn conv3d_input_grad(
@@ -386,6 +450,23 @@ pub fn conv3d_input_grad(
     for tap in &plan.taps {
         by_phase[tap.phase].push(*tap);
     }
+    let direct = direct::available(ci);
+    // Per phase: the packed transposed weights and the (negative) tap offsets of the direct
+    // kernel.
+    let direct_plans: Vec<(Vec<f32>, Vec<isize>)> = if direct {
+        by_phase
+            .iter()
+            .map(|taps| {
+                let weights = direct::pack_weights(taps.len(), co, ci, |t, o, i| {
+                    weight[(o * ci + i) * k3 + taps[t].index]
+                });
+                let offsets = taps.iter().map(|tap| -(tap.shift as isize)).collect();
+                (weights, offsets)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     dx.fill(0.0);
     let rows_total = dq * hq;
     let rows = plan.rows_per_tile(ci, rows_total * plan.phase_count);
@@ -405,7 +486,20 @@ pub fn conv3d_input_grad(
         let q0 = r0 * wq;
         let len = (r1 - r0) * wq;
         let sample = &wide[n * co * wide_stride..][..co * wide_stride];
-        for (t, tap) in taps.iter().enumerate() {
+        if direct {
+            let (weights, offsets) = &direct_plans[phase];
+            let base = (plan.margin + q0) as isize;
+            let offsets: Vec<isize> = offsets.iter().map(|o| o + base).collect();
+            direct::TapSum {
+                input: sample,
+                channel_stride: wide_stride,
+                channels: co,
+                offsets: &offsets,
+                weights,
+            }
+            .run(len, scratch, len);
+        }
+        for (t, tap) in taps.iter().enumerate().filter(|_| !direct) {
             let rhs = &sample[plan.margin + q0 - tap.shift..];
             debug_assert!((co - 1) * wide_stride + len <= rhs.len());
             // SAFETY: dst is this task's scratch (ci × len); lhs reads

@@ -17,7 +17,9 @@
 //! the same values. On the flex device, for f32 tensors and a configuration the kernels cover,
 //! it runs this crate's kernels; everywhere else (another device, another dtype, dilation,
 //! groups, asymmetric padding) it calls Burn's own conv3d — one decision, in [`conv3d`]
-//! ([`uses_fast_path`] tells which way a call goes).
+//! ([`uses_fast_path`] tells which way a call goes). [`FastConv3d::fast_forward`] is Burn's
+//! `Conv3d` layer on [`conv3d`]; [`set_enabled`] switches the kernels off process-wide (Burn's
+//! conv3d everywhere), to compare the two on a whole model.
 //!
 //! How the hook works in Burn 0.22.1 (read from the sources of `burn-backend-extension`,
 //! `burn-dispatch`, `burn-tensor`, `burn-autodiff` and `burn-flex`, all 0.22.1):
@@ -54,6 +56,7 @@
 //!    gradient, `checkpointer.retrieve_node_output` the inputs, and `grads.register::<Flex>` takes
 //!    the gradient of each parent that requires one.
 
+mod direct;
 mod error;
 mod geometry;
 mod kernel;
@@ -61,6 +64,8 @@ mod par;
 
 #[cfg(feature = "burn")]
 mod burn_ext;
+#[cfg(feature = "burn")]
+mod layer;
 
 pub use error::Conv3dError;
 pub use geometry::Conv3dGeometry;
@@ -68,3 +73,5 @@ pub use kernel::{conv3d_bias_grad, conv3d_forward, conv3d_input_grad, conv3d_wei
 
 #[cfg(feature = "burn")]
 pub use burn_ext::{conv3d, geometry_of, uses_fast_path, Conv3dOps};
+#[cfg(feature = "burn")]
+pub use layer::{enabled, set_enabled, FastConv3d};

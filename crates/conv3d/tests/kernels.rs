@@ -94,6 +94,12 @@ fn network_layer_kinds_match_reference() {
         (2, 64, 3, [5, 5, 6], [3, 3, 3], [2, 2, 2], [1, 1, 1]),
         // 4×4×4 stride 2 pad 1, the style discriminator
         (1, 3, 4, [8, 9, 10], [4, 4, 4], [2, 2, 2], [1, 1, 1]),
+        // the direct kernel (output channels a multiple of 8): rows of one full vector, of
+        // two full vectors and a part (37), channels in several chunks (40), stride 2
+        (1, 8, 8, [4, 3, 16], [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (2, 40, 16, [3, 4, 37], [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (1, 24, 24, [5, 6, 35], [3, 3, 3], [2, 2, 2], [1, 1, 1]),
+        (1, 17, 32, [3, 2, 33], [1, 1, 1], [1, 1, 1], [0, 0, 0]),
     ];
     for (seed, (n, ci, co, input, kernel, stride, padding)) in cases.into_iter().enumerate() {
         let g = Conv3dGeometry::new(n, ci, co, input, kernel, stride, padding).expect("geometry");

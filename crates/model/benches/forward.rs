@@ -1,6 +1,7 @@
 //! Forward pass of the light and paper students on one 128³ window, on each CPU backend
-//! Burn 0.22 offers here (flex, ndarray), with all four modalities and with a partial
-//! combination; and of the light student on a 96³ window (its browser window) on flex.
+//! Burn 0.22 offers here (flex, ndarray) and on flex with Burn's own conv3d instead of
+//! adamm-conv3d's kernels, with all four modalities and with a partial combination; and of the
+//! light student on a 96³ window (its browser window) on flex.
 //! Run with `cargo bench -p adamm-model --bench forward [-- filter]`; the ndarray cases take
 //! about an hour (the paper network needs 80–100 s per forward there).
 
@@ -28,9 +29,15 @@ fn input(device: &Device, side: usize) -> Tensor<5> {
     Tensor::from_data(TensorData::new(data, [1, 4, side, side, side]), device)
 }
 
+/// The CPU backends, and whether the network's convolutions run on adamm-conv3d's kernels
+/// (flex only; `flex-burn-conv3d` is flex with Burn's own conv3d, as before those kernels).
 #[allow(deprecated)] // ndarray is deprecated in Burn 0.22 but still a CPU backend here
-fn backends() -> Vec<(&'static str, Device)> {
-    vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
+fn backends() -> Vec<(&'static str, Device, bool)> {
+    vec![
+        ("flex", Device::flex(), true),
+        ("flex-burn-conv3d", Device::flex(), false),
+        ("ndarray", Device::ndarray(), true),
+    ]
 }
 
 fn forward(c: &mut Criterion) {
@@ -42,7 +49,7 @@ fn forward(c: &mut Criterion) {
         ("light", AdammConfig::light()),
         ("paper", AdammConfig::paper()),
     ] {
-        for (backend, device) in backends() {
+        for (backend, device, fast) in backends() {
             let student: Student = match config.init_student(&device) {
                 Ok(s) => s.valid(),
                 Err(e) => panic!("{e}"),
@@ -55,6 +62,7 @@ fn forward(c: &mut Criterion) {
                 };
                 let id = BenchmarkId::new(format!("{preset}/{backend}"), combo);
                 group.bench_with_input(id, &a, |b, &a| {
+                    adamm_conv3d::set_enabled(fast);
                     b.iter(|| {
                         let out = student.forward(x.clone(), a);
                         // Read back so lazy backends finish the work inside the timing.

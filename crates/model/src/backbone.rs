@@ -1,5 +1,6 @@
 //! The 3-D residual U-Net shared by teacher and student.
 
+use adamm_conv3d::FastConv3d;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
@@ -143,14 +144,14 @@ impl Backbone {
         let mut skips: Vec<Tensor<5>> = Vec::with_capacity(depth);
         let mut inputs: Vec<Option<Tensor<5>>> = vec![None; depth];
         let mut adapted: Vec<Option<Tensor<5>>> = vec![None; depth];
-        let mut h = run_blocks(&self.levels[0].blocks, self.stem.forward(x));
+        let mut h = run_blocks(&self.levels[0].blocks, self.stem.fast_forward(x));
         for (l, level) in self.levels.iter().enumerate().skip(1) {
             let prev = skips.len();
             skips.push(h);
             let down = level
                 .down
                 .as_ref()
-                .map(|c| c.forward(skips[prev].clone()))
+                .map(|c| c.fast_forward(skips[prev].clone()))
                 .unwrap_or_else(|| skips[prev].clone());
             let into = match adapt {
                 Some(a) => {
@@ -168,7 +169,7 @@ impl Backbone {
 
         // Bottleneck: style and content of the shared path.
         let deep_in = take(&inputs, depth - 1);
-        let style = self.fuse_style.forward(Tensor::cat(
+        let style = self.fuse_style.fast_forward(Tensor::cat(
             vec![
                 max_pool2(take(&inputs, depth - 2)),
                 deep_in.clone(),
@@ -179,11 +180,11 @@ impl Backbone {
         let content = deep.clone();
         let mut fused = self.dropout.forward(
             self.fuse_content
-                .forward(Tensor::cat(vec![style.clone(), content.clone()], 1)),
+                .fast_forward(Tensor::cat(vec![style.clone(), content.clone()], 1)),
         );
         if let Some(a) = adapt {
             let deep_ad = a.entry.encoder[depth - 1].forward(deep.clone());
-            let style_ad = a.entry.fuse_style.forward(Tensor::cat(
+            let style_ad = a.entry.fuse_style.fast_forward(Tensor::cat(
                 vec![
                     max_pool2(take(&adapted, depth - 2)),
                     take(&adapted, depth - 1),
@@ -194,7 +195,7 @@ impl Backbone {
             let fused_ad = self.dropout.forward(
                 a.entry
                     .fuse_content
-                    .forward(Tensor::cat(vec![style_ad, deep_ad], 1)),
+                    .fast_forward(Tensor::cat(vec![style_ad, deep_ad], 1)),
             );
             fused = a.garm.forward(fused_ad, fused);
         }
@@ -205,7 +206,7 @@ impl Backbone {
         let stages = self.decoder.len();
         for (s, stage) in self.decoder.iter().enumerate() {
             let to = depth - 2 - s;
-            u = upsample_nearest2(stage.reduce.forward(u));
+            u = upsample_nearest2(stage.reduce.fast_forward(u));
             if s + 1 < stages {
                 u = stage.block.forward(u + skips[to].clone());
                 if let Some(a) = adapt {
@@ -220,7 +221,7 @@ impl Backbone {
                 u = stage.block.forward(u);
             }
         }
-        let logits = self.head.forward(u);
+        let logits = self.head.fast_forward(u);
         let presence_logits = presence.expect("the decoder has at least one stage");
         NetOutput {
             probabilities: sigmoid(logits.clone()),

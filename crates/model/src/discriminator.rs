@@ -1,5 +1,6 @@
 //! The style discriminator of BBDM.
 
+use adamm_conv3d::FastConv3d;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
@@ -64,8 +65,8 @@ impl StyleDiscriminator {
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let mut h = x;
         for conv in &self.convs {
-            h = leaky_relu(conv.forward(h), self.slope);
+            h = leaky_relu(conv.fast_forward(h), self.slope);
         }
-        self.classify.forward(h)
+        self.classify.fast_forward(h)
     }
 }

@@ -20,6 +20,7 @@
 //!    passed through conv–BN–ReLU, added to both inputs, and mixed by a second conv–BN–ReLU
 //!    and a 1×1 convolution.
 
+use adamm_conv3d::FastConv3d;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
@@ -251,7 +252,7 @@ impl ConvNormReluConfig {
 impl ConvNormRelu {
     /// `[B, C, D, H, W] → [B, C, D, H, W]`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(self.conv.fast_forward(x)))
     }
 }
 
@@ -368,6 +369,6 @@ impl Garm {
         let projected = generic_part.matmul(fused).reshape([b, c, d, h, w]);
         let projected = self.reproject.forward(projected);
         let merged = self.merge.forward(generic + projected + specific);
-        self.output.forward(merged)
+        self.output.fast_forward(merged)
     }
 }

@@ -1,6 +1,7 @@
 //! Building blocks: the pre-activation residual block, the adapter, and the 3-D operations
 //! Burn 0.22 lacks (nearest ×2 upsampling and 2×2×2 max pooling).
 
+use adamm_conv3d::FastConv3d;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
@@ -60,8 +61,8 @@ impl ResBlockConfig {
 impl ResBlock {
     /// `[B, C, D, H, W] → [B, C, D, H, W]`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let h = self.conv1.forward(relu(self.norm1.forward(x.clone())));
-        let h = self.conv2.forward(relu(self.norm2.forward(h)));
+        let h = self.conv1.fast_forward(relu(self.norm1.forward(x.clone())));
+        let h = self.conv2.fast_forward(relu(self.norm2.forward(h)));
         h + x
     }
 }
@@ -105,7 +106,9 @@ impl AdapterConfig {
 impl Adapter {
     /// `[B, C, D, H, W] → [B, C, D, H, W]`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let z = self.up.forward(gelu(self.down.forward(x.clone())));
+        let z = self
+            .up
+            .fast_forward(gelu(self.down.fast_forward(x.clone())));
         x + self.dropout.forward(z)
     }
 }

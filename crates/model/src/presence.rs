@@ -1,5 +1,6 @@
 //! The presence head of LGRM: does the patch contain NETC, SNFH, ET?
 
+use adamm_conv3d::FastConv3d;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
@@ -45,8 +46,8 @@ impl PresenceHeadConfig {
 impl PresenceHead {
     /// `[B, C, D, H, W]` → presence logits `[B, classes]` (before the sigmoid).
     pub fn logits(&self, x: Tensor<5>) -> Tensor<2> {
-        let h = relu(self.norm.forward(self.conv.forward(x)));
-        let logits = self.classify.forward(h); // [B, classes, D, H, W]
+        let h = relu(self.norm.forward(self.conv.fast_forward(x)));
+        let logits = self.classify.fast_forward(h); // [B, classes, D, H, W]
         let [b, k, d, hh, w] = logits.dims();
         logits
             .reshape([b, k, d * hh * w])
