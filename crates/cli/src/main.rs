@@ -51,6 +51,10 @@ enum Command {
     Export(export::Args),
 }
 
+/// jemalloc, tuned for the network's large activations (see `adamm_model::alloc`).
+#[global_allocator]
+static ALLOCATOR: adamm_model::alloc::Jemalloc = adamm_model::alloc::Jemalloc;
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {

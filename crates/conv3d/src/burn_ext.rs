@@ -8,10 +8,7 @@ use burn::backend::{backend_extension, Backend, DispatchTensor, DispatchTensorKi
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
-use crate::{
-    conv3d_bias_grad, conv3d_forward, conv3d_input_grad, conv3d_weight_grad, Conv3dError,
-    Conv3dGeometry,
-};
+use crate::{conv3d_forward, Conv3dError, Conv3dGeometry};
 
 /// 3-D convolution as a Burn backend extension, implemented for `Flex` (and, with the
 /// `autodiff` feature, for `Autodiff<Flex, C>`); `Dispatch` routes to them.
@@ -192,31 +189,6 @@ fn forward(
     flex_tensor(y, shape5(g.output(), [g.batch(), g.channels_out()]))
 }
 
-fn input_grad(g: &Conv3dGeometry, w: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
-    let mut dx = vec![0.0f32; g.input_len()];
-    with_f32(w, |w| {
-        with_f32(dy, |dy| conv3d_input_grad(g, w, dy, &mut dx))
-    })
-    .expect("buffer lengths follow the checked geometry");
-    flex_tensor(dx, shape5(g.input(), [g.batch(), g.channels_in()]))
-}
-
-fn weight_grad(g: &Conv3dGeometry, x: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
-    let mut dw = vec![0.0f32; g.weight_len()];
-    with_f32(x, |x| {
-        with_f32(dy, |dy| conv3d_weight_grad(g, x, dy, &mut dw))
-    })
-    .expect("buffer lengths follow the checked geometry");
-    flex_tensor(dw, shape5(g.kernel(), [g.channels_out(), g.channels_in()]))
-}
-
-fn bias_grad(g: &Conv3dGeometry, dy: &FlexTensor) -> FlexTensor {
-    let mut db = vec![0.0f32; g.channels_out()];
-    with_f32(dy, |dy| conv3d_bias_grad(g, dy, &mut db))
-        .expect("buffer lengths follow the checked geometry");
-    FlexTensor::from_data(TensorData::new(db, [g.channels_out()]))
-}
-
 impl Conv3dOps for Flex {
     fn fast_conv3d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<3>) -> FlexTensor {
         match flex_geometry(&x, &weight, &options) {
@@ -255,6 +227,33 @@ mod autodiff {
     use burn::backend::autodiff::NodeId;
     use burn::backend::ops::ModuleOps;
     use burn::backend::Autodiff;
+
+    use crate::{conv3d_bias_grad, conv3d_input_grad, conv3d_weight_grad};
+
+    fn input_grad(g: &Conv3dGeometry, w: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
+        let mut dx = vec![0.0f32; g.input_len()];
+        with_f32(w, |w| {
+            with_f32(dy, |dy| conv3d_input_grad(g, w, dy, &mut dx))
+        })
+        .expect("buffer lengths follow the checked geometry");
+        flex_tensor(dx, shape5(g.input(), [g.batch(), g.channels_in()]))
+    }
+
+    fn weight_grad(g: &Conv3dGeometry, x: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
+        let mut dw = vec![0.0f32; g.weight_len()];
+        with_f32(x, |x| {
+            with_f32(dy, |dy| conv3d_weight_grad(g, x, dy, &mut dw))
+        })
+        .expect("buffer lengths follow the checked geometry");
+        flex_tensor(dw, shape5(g.kernel(), [g.channels_out(), g.channels_in()]))
+    }
+
+    fn bias_grad(g: &Conv3dGeometry, dy: &FlexTensor) -> FlexTensor {
+        let mut db = vec![0.0f32; g.channels_out()];
+        with_f32(dy, |dy| conv3d_bias_grad(g, dy, &mut db))
+            .expect("buffer lengths follow the checked geometry");
+        FlexTensor::from_data(TensorData::new(db, [g.channels_out()]))
+    }
 
     /// Backward of the convolution without bias: parents `[x, weight]`.
     #[derive(Debug)]

@@ -607,7 +607,8 @@ pub fn conv3d_weight_grad(
     Ok(())
 }
 
-/// Bias gradient: `db[c] = Σ dy[·, c, ·, ·, ·]`, written into `db`. Sums in f64.
+/// Bias gradient: `db[c] = Σ dy[·, c, ·, ·, ·]`, written into `db`. Sums in f64, channels in
+/// parallel.
 pub fn conv3d_bias_grad(
     geometry: &Conv3dGeometry,
     dy: &[f32],
@@ -617,7 +618,7 @@ pub fn conv3d_bias_grad(
     check_len("bias gradient", db.len(), geometry.channels_out())?;
     let co = geometry.channels_out();
     let plane = volume(geometry.output());
-    for (c, out) in db.iter_mut().enumerate() {
+    par::for_each_chunk_mut(db, 1, |c, out| {
         let total: f64 = (0..geometry.batch())
             .map(|n| {
                 dy[(n * co + c) * plane..][..plane]
@@ -626,7 +627,7 @@ pub fn conv3d_bias_grad(
                     .sum::<f64>()
             })
             .sum();
-        *out = total as f32;
-    }
+        out[0] = total as f32;
+    });
     Ok(())
 }

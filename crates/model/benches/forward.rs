@@ -13,6 +13,9 @@ use adamm_model::{AdammConfig, Student};
 use adamm_volume::brats::Availability;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
+#[global_allocator]
+static ALLOCATOR: adamm_model::alloc::Jemalloc = adamm_model::alloc::Jemalloc;
+
 const SIDE: usize = 128;
 
 fn input(device: &Device, side: usize) -> Tensor<5> {

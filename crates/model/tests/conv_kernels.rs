@@ -30,7 +30,9 @@ fn run(fast: bool) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
     adamm_conv3d::set_enabled(fast);
     let device = Device::flex().autodiff();
     device.seed(11);
-    let student = tiny_no_dropout().init_student(&device).expect("the tiny network builds");
+    let student = tiny_no_dropout()
+        .init_student(&device)
+        .expect("the tiny network builds");
     let code = Availability::parse("1101").expect("a combination code");
     let x = mask_modalities(input([1, 4, SIDE, SIDE, SIDE], 3, &device), code);
     let out = student.forward(x, code);

@@ -10,6 +10,9 @@ use adamm_train::cache::TrainingCase;
 use adamm_train::{TrainConfig, Trainer};
 use criterion::{criterion_group, criterion_main, Criterion};
 
+#[global_allocator]
+static ALLOCATOR: adamm_model::alloc::Jemalloc = adamm_model::alloc::Jemalloc;
+
 /// A BraTS case on the 2 mm grid (240×240×155 at 1 mm, coarsened by 2).
 const DIMS: [usize; 3] = [120, 120, 78];
 
