@@ -1,5 +1,6 @@
 //! This crate's conv3d beside Burn's flex conv3d, on the same inputs, for the four layers of
-//! the ENVIRONMENT table (3×3×3, stride 1, padding 1, batch 1, with bias):
+//! the crate's speed table (3×3×3, stride 1, padding 1, batch 1, with bias; `pytorch_conv3d.py`
+//! runs PyTorch on the same layers):
 //! 16→16 at 128³, 32→32 at 64³, 64→64 at 32³, 128→128 at 16³.
 //!
 //! `forward`: `y = conv(x, w) + b` through each backend op (`<Flex as Conv3dOps>::fast_conv3d_bias`

@@ -133,10 +133,12 @@
 //! Every convolution goes through `adamm_conv3d::FastConv3d::fast_forward`: on flex (native
 //! and wasm) the `adamm-conv3d` kernels run it, forward and, under autodiff, both gradients;
 //! any other device runs Burn's own conv3d. On native targets the default `jemalloc` feature
-//! makes jemalloc the global allocator ([`alloc`]). Measured on the 2-core development machine
-//! (`cargo bench -p adamm-model --bench forward -- flex`, `cargo bench -p adamm-train`),
-//! against flex with Burn's conv3d: the paper forward on a 128³ window 2.4 s (7.8 s), the light
-//! one 1.4 s (3.5 s); one light training iteration 1.0 s (3.2 s).
+//! lets a binary make jemalloc its global allocator ([`alloc`]; the CLI and the benchmarks do).
+//! Measured on the 2-core development machine (`cargo bench -p adamm-model --bench forward --
+//! flex`, `cargo bench -p adamm-train`), medians, against flex with Burn's conv3d on the same
+//! allocator: the paper forward on a 128³ window 2.29 s (6.21 s) with all four modalities,
+//! 3.25 s (7.09 s) with two; the light one 0.73 s (2.89 s); one light training iteration
+//! 0.88 s (3.06 s).
 
 #[cfg(all(feature = "jemalloc", not(target_arch = "wasm32")))]
 pub mod alloc;

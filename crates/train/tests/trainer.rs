@@ -1,5 +1,6 @@
 //! The training loop on in-memory tiny cases: a resumed run reaches exactly the state of an
-//! uninterrupted one, damaged or foreign checkpoints are refused, and data-parallel training
+//! uninterrupted one, a run checkpointed on Burn's conv3d resumes on adamm-conv3d's kernels,
+//! damaged or foreign checkpoints are refused, and data-parallel training
 //! runs on two CPU devices (flex and ndarray) through Burn's multi-device gradients.
 
 use adamm_model::burn::module::Module;
@@ -162,6 +163,68 @@ fn resumed_training_reaches_the_same_state() {
     assert_eq!(forward(straight.student()), forward(second.student()));
     // The run did learn something: the loss moved.
     assert_ne!(losses[0][0], losses[3][0]);
+}
+
+/// Switches the network's convolutions to Burn's conv3d until dropped (then back to
+/// adamm-conv3d's kernels, also when a test fails).
+struct BurnConv3d;
+
+impl BurnConv3d {
+    fn on() -> BurnConv3d {
+        adamm_conv3d::set_enabled(false);
+        BurnConv3d
+    }
+}
+
+impl Drop for BurnConv3d {
+    fn drop(&mut self) {
+        adamm_conv3d::set_enabled(true);
+    }
+}
+
+/// A run checkpointed while the convolutions ran on Burn's conv3d (every run before
+/// adamm-conv3d) resumes on adamm-conv3d's kernels and goes on as the run would have on
+/// Burn's: the same iteration, and loss terms and outputs equal up to rounding.
+#[test]
+fn a_run_checkpointed_on_burns_conv3d_resumes_on_the_fast_kernels() {
+    let _rng = rng_lock();
+    let cases: Vec<TrainingCase> = (0..3).map(case).collect();
+    let devices = [Device::flex()];
+    let dir = tempfile::tempdir().expect("tmp");
+    let ckpt = dir.path().join("checkpoint");
+    let (losses, reference) = {
+        let _burn = BurnConv3d::on();
+        let mut straight = Trainer::new(config(true), &devices).expect("trainer");
+        let losses: Vec<[f64; 12]> = (0..4)
+            .map(|_| straight.step(&cases).expect("step").terms)
+            .collect();
+        let mut first = Trainer::new(config(true), &devices).expect("trainer");
+        for _ in 0..2 {
+            first.step(&cases).expect("step");
+        }
+        first.save_checkpoint(&ckpt).expect("save");
+        (losses, forward(straight.student()))
+    };
+    assert!(adamm_conv3d::enabled());
+    let mut second = Trainer::load_checkpoint(config(true), &devices, &ckpt).expect("load");
+    assert_eq!(second.iteration(), 2);
+    for expected in &losses[2..] {
+        let got = second.step(&cases).expect("step").terms;
+        for (g, e) in got.iter().zip(expected) {
+            assert!(
+                (g - e).abs() <= 1e-3 * e.abs().max(1e-3),
+                "loss term {g} on the fast kernels, {e} on Burn's"
+            );
+        }
+    }
+    assert_eq!(second.iteration(), 4);
+    let got = forward(second.student());
+    let worst = got
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "probabilities differ by up to {worst}");
 }
 
 #[test]
