@@ -136,6 +136,12 @@ pub enum VolumeError {
         /// What is wrong.
         detail: String,
     },
+    /// A resampling transform cannot be inverted.
+    #[error("cannot resample: the {what} is singular (it does not map voxels to a 3-D space)")]
+    SingularTransform {
+        /// Which transform.
+        what: &'static str,
+    },
     /// Data length does not match the grid when building or writing a volume.
     #[error("{what}: {actual} voxels given for a {dims:?} grid ({expected} voxels)")]
     LengthMismatch {

@@ -45,6 +45,33 @@ impl Affine {
         Affine(out)
     }
 
+    /// The inverse transform of an affine map (last row `0 0 0 1`), or `None` when its 3×3
+    /// part is singular (relative determinant below 1e-12).
+    pub fn inverse(&self) -> Option<Affine> {
+        let m = &self.0;
+        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        let scale = self.column_norms().iter().product::<f64>();
+        if !det.is_finite() || scale == 0.0 || det.abs() < 1e-12 * scale {
+            return None;
+        }
+        // Inverse of the 3×3 part by cofactors, then the translation.
+        let mut out = Affine::IDENTITY;
+        for r in 0..3 {
+            for c in 0..3 {
+                let (r1, r2) = ((c + 1) % 3, (c + 2) % 3);
+                let (c1, c2) = ((r + 1) % 3, (r + 2) % 3);
+                out.0[r][c] = (m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]) / det;
+            }
+        }
+        let t = [m[0][3], m[1][3], m[2][3]];
+        for r in 0..3 {
+            out.0[r][3] = -(0..3).map(|k| out.0[r][k] * t[k]).sum::<f64>();
+        }
+        Some(out)
+    }
+
     /// Maps a point (voxel index or world position) through the transform.
     pub fn apply(&self, p: [f64; 3]) -> [f64; 3] {
         let m = &self.0;

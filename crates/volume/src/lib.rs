@@ -19,6 +19,7 @@ pub mod geometry;
 pub mod metrics;
 pub mod nifti_io;
 pub mod preprocess;
+pub mod regrid;
 pub mod resample;
 pub mod units;
 pub mod volume;
