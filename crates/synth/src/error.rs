@@ -55,4 +55,18 @@ pub enum SynthError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file of the held-out anatomy (MNI ICBM152) was given where a training anatomy goes.
+    #[error("{file} is the held-out anatomy (MNI ICBM152): it is kept for out-of-distribution tests and never used to build training data")]
+    HeldOutAnatomy {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A derived anatomy could not be built.
+    #[error("deriving an anatomy from {file}: {why}")]
+    Derive {
+        /// The source file.
+        file: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
 }

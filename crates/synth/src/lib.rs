@@ -59,6 +59,7 @@
 pub mod anatomy;
 pub mod contrast;
 pub mod deform;
+pub mod derive;
 pub mod error;
 pub mod field;
 pub mod generate;

@@ -1,0 +1,77 @@
+//! The derived anatomies shipped in `data/anatomy` (Colin27 and the MNI152 average, made by the
+//! `derive_anatomy` example): on the SRI24 BraTS grid, brain-sized, with the T1 tissue
+//! ordering of a real brain, usable by the generator — and the held-out anatomy is not there.
+
+use std::path::Path;
+
+use adamm_synth::anatomy::{T1_FILE, TISSUE_FILE};
+use adamm_synth::derive::HELD_OUT_PREFIX;
+use adamm_synth::{case_seed, generate, Anatomy};
+use adamm_volume::read_path;
+
+fn read(name: &str) -> adamm_volume::Volume {
+    let path = Anatomy::default_dir().join(name);
+    read_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn derived_anatomies_are_brains_on_the_brats_grid_and_generate_cases() {
+    let sri24 = read(T1_FILE);
+    for name in ["colin27", "mni152"] {
+        let t1 = read(&format!("{name}_t1_stripped.nii.gz"));
+        let tissues = read(&format!("{name}_tissues.nii.gz"));
+        for v in [&t1, &tissues] {
+            assert_eq!(v.dims(), sri24.dims(), "{name}");
+            assert!(v.world_from_voxel().max_abs_diff(&sri24.world_from_voxel()) < 1e-4);
+        }
+        // Brain volume (1 mm voxels) and T1 means per class: CSF < GM < WM.
+        let brain = tissues.data.iter().filter(|&&l| l > 0.0).count() as f64 / 1000.0;
+        assert!((1100.0..1900.0).contains(&brain), "{name}: {brain} mL");
+        let mean = |class: f32| {
+            let (s, n) = t1
+                .data
+                .iter()
+                .zip(&tissues.data)
+                .filter(|(_, &l)| l == class)
+                .fold((0.0f64, 0usize), |(s, n), (&v, _)| {
+                    (s + f64::from(v), n + 1)
+                });
+            s / n as f64
+        };
+        let (csf, gm, wm) = (mean(1.0), mean(2.0), mean(3.0));
+        assert!(csf < gm && gm < wm, "{name}: {csf} {gm} {wm}");
+        // The T1 is zero exactly outside the tissue map.
+        assert!(t1
+            .data
+            .iter()
+            .zip(&tissues.data)
+            .all(|(&v, &l)| (v > 0.0) == (l > 0.0)));
+        let anatomy = Anatomy::from_volumes(&t1, &tissues, Path::new(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let case = generate(&anatomy, case_seed(5, 0));
+        let counts = case.label_counts();
+        assert!(
+            counts[1] + counts[2] + counts[3] > 1000,
+            "{name}: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn the_held_out_anatomy_is_not_shipped_for_training() {
+    let dir = Anatomy::default_dir();
+    let entries = std::fs::read_dir(&dir).expect("the anatomy folder");
+    for entry in entries {
+        let name = entry
+            .expect("an entry")
+            .file_name()
+            .to_string_lossy()
+            .to_lowercase();
+        assert!(
+            !name.starts_with(HELD_OUT_PREFIX),
+            "{name} in {}",
+            dir.display()
+        );
+    }
+    assert!(dir.join(TISSUE_FILE).exists());
+}
