@@ -1,5 +1,6 @@
-//! The normal anatomy every case is built on: the SRI24 atlas T1 and tissue map, read once and
-//! turned into interpolable partial-volume maps.
+//! The normal anatomy a case is built on: a real brain's T1 and tissue map on the BraTS grid
+//! (the SRI24 atlas, or one of the anatomies derived from other brains, [`crate::derive`]),
+//! read once and turned into interpolable partial-volume maps.
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +10,24 @@ use adamm_volume::{read_path, Header, Volume};
 use crate::error::SynthError;
 use crate::field::{depth_inside, gaussian_blur, Region};
 
-/// File name of the skull-stripped atlas T1 inside an anatomy folder.
+/// File name of the skull-stripped SRI24 atlas T1 inside an anatomy folder.
 pub const T1_FILE: &str = "sri24_t1_stripped.nii.gz";
-/// File name of the atlas tissue map (0 background, 1 CSF, 2 GM, 3 WM) inside an anatomy folder.
+/// File name of the SRI24 tissue map (0 background, 1 CSF, 2 GM, 3 WM) inside an anatomy folder.
 pub const TISSUE_FILE: &str = "sri24_tissues.nii.gz";
+
+/// The anatomies shipped in `data/anatomy` for building training data, by name: anatomy
+/// `name` is the pair `{name}_t1_stripped.nii.gz`, `{name}_tissues.nii.gz` on the BraTS grid.
+pub const TRAINING_ANATOMIES: [&str; 3] = ["sri24", "colin27", "mni152"];
+/// The held-out anatomy (MNI ICBM152 2009a, in `data/heldout`): out-of-distribution tests only.
+pub const HELD_OUT_ANATOMY: &str = "mni_icbm152";
+
+/// The file names of anatomy `name`: skull-stripped T1 and tissue map.
+pub fn anatomy_files(name: &str) -> [String; 2] {
+    [
+        format!("{name}_t1_stripped.nii.gz"),
+        format!("{name}_tissues.nii.gz"),
+    ]
+}
 
 /// Standard deviation (voxels) of the Gaussian that turns the hard tissue labels into
 /// partial-volume fractions: a 1 mm label boundary becomes a ramp about 2 voxels wide, the
@@ -46,6 +61,9 @@ pub(crate) struct AtlasSample {
 ///
 /// Loading costs about a second; load once and share it (it is `Sync`) across cases.
 pub struct Anatomy {
+    /// Its name (see [`TRAINING_ANATOMIES`]), or the tissue map's file name when built from
+    /// volumes in memory.
+    name: String,
     header: Header,
     dims: [usize; 3],
     /// Per voxel: CSF, GM, WM, ventricle fractions (×255) and texture (`i8` hundredths as u8).
@@ -66,8 +84,19 @@ impl Anatomy {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/anatomy")
     }
 
-    /// Reads [`T1_FILE`] and [`TISSUE_FILE`] from `dir` and prepares the maps.
+    /// The held-out anatomy's folder shipped with the repository (`data/heldout`).
+    pub fn held_out_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/heldout")
+    }
+
+    /// Reads the SRI24 anatomy ([`T1_FILE`] and [`TISSUE_FILE`]) from `dir`.
     pub fn load(dir: &Path) -> Result<Anatomy, SynthError> {
+        Anatomy::load_named(dir, "sri24")
+    }
+
+    /// Reads anatomy `name` (its [`anatomy_files`]) from `dir` and prepares the maps.
+    pub fn load_named(dir: &Path, name: &str) -> Result<Anatomy, SynthError> {
+        let [t1_name, tissue_name] = anatomy_files(name);
         let read = |name: &str| -> Result<(PathBuf, Volume), SynthError> {
             let file = dir.join(name);
             let v = read_path(&file).map_err(|source| SynthError::Read {
@@ -76,14 +105,27 @@ impl Anatomy {
             })?;
             Ok((file, v))
         };
-        let (t1_file, t1) = read(T1_FILE)?;
-        let (tissue_file, tissue) = read(TISSUE_FILE)?;
+        let (t1_file, t1) = read(&t1_name)?;
+        let (tissue_file, tissue) = read(&tissue_name)?;
         check_same_grid(
             (&t1_file.display().to_string(), &t1.header),
             (&tissue_file.display().to_string(), &tissue.header),
         )
         .map_err(SynthError::Grid)?;
-        Anatomy::from_volumes(&t1, &tissue, &tissue_file)
+        let mut anatomy = Anatomy::from_volumes(&t1, &tissue, &tissue_file)?;
+        anatomy.name = name.to_owned();
+        Ok(anatomy)
+    }
+
+    /// Its name: `sri24`, `colin27`, `mni152`, [`HELD_OUT_ANATOMY`], or the tissue map's file
+    /// name for an anatomy built by [`Anatomy::from_volumes`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is the held-out anatomy (never for training data).
+    pub fn is_held_out(&self) -> bool {
+        self.name.eq_ignore_ascii_case(HELD_OUT_ANATOMY)
     }
 
     /// Builds the anatomy from an atlas T1 and tissue map already in memory (same grid);
@@ -202,6 +244,9 @@ impl Anatomy {
             });
         }
         Ok(Anatomy {
+            name: tissue_name
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             header: t1.header.clone(),
             dims,
             packed,

@@ -2,13 +2,13 @@
 //! real brain, so that synthetic cases can be built on more than one brain.
 //!
 //! The shipped derived anatomies (`data/anatomy/README.md`) are made by
-//! `cargo run --release -p adamm-synth --example derive_anatomy -- SHARED_ANATOMY data/anatomy`
-//! from Colin27 (`ch2bet`) and the MNI152 average (`avg152T1` inside SPM's intracranial mask).
-//! The steps:
+//! `cargo run --release -p adamm-synth --example derive_anatomy -- ../shared/data data`
+//! from Colin27 (`ch2bet`) and the MNI152 average (`avg152T1` inside SPM's intracranial mask),
+//! and the held-out one (`data/heldout/README.md`) from MNI ICBM152 2009a. The steps:
 //!
 //! 1. **Tissues** ([`segment_tissues`]): a three-class k-means on the T1 intensities inside the
 //!    brain mask (initialised at the 15th, 50th and 85th percentiles), darkest class CSF, then
-//!    GM, then WM.
+//!    GM, then WM; for ICBM152, the most probable class of its own GM/WM probability maps.
 //! 2. **Placement** ([`align_by_moments`]): the brain is moved onto the SRI24 brain of the
 //!    BraTS grid by matching the centroids and, per world axis, the spread (standard deviation)
 //!    of the two brain masks — translation and per-axis scaling, no rotation (both brains are in
@@ -17,8 +17,8 @@
 //! 3. **Resampling** ([`adamm_volume::regrid`]): T1 trilinear, tissues nearest, onto the BraTS
 //!    grid and header; the T1 is scaled so that its white matter averages the SRI24 atlas's.
 //!
-//! The held-out anatomy (MNI ICBM152, files `mni_icbm152_*`) is refused by [`check_not_held_out`]:
-//! it is the anatomy of the out-of-distribution test set and never a training anatomy.
+//! The held-out anatomy (MNI ICBM152, files `mni_icbm152_*`) is refused by [`check_not_held_out`]
+//! wherever a training anatomy is read: it is the anatomy of the out-of-distribution test set.
 
 use std::path::Path;
 
