@@ -5,7 +5,10 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use adamm_synth::{case_id, case_seed, generate, Anatomy, Class, ClassTotals, TumourPlan};
+use adamm_synth::anatomy::HELD_OUT_ANATOMY;
+use adamm_synth::{
+    anatomy_for, case_id, case_seed, generate, Anatomy, Class, ClassTotals, TumourPlan,
+};
 use adamm_volume::brats::{label, Modality, Naming};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,10 +47,21 @@ pub struct Args {
     /// 0.5 GB of memory).
     #[arg(long)]
     threads: Option<usize>,
-    /// Folder with sri24_t1_stripped.nii.gz and sri24_tissues.nii.gz (default: the
-    /// repository's data/anatomy).
+    /// The anatomies to build cases on, comma-separated; each case draws one from its seed.
+    /// Training anatomies: sri24, colin27, mni152. `mni_icbm152` is the held-out anatomy, for
+    /// out-of-distribution test sets only (its cases are marked so in synth.json and refused by
+    /// `adamm train`); it cannot be mixed with the others.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sri24",
+        value_name = "NAMES"
+    )]
+    anatomy: Vec<String>,
+    /// Folder holding the anatomies' `<name>_t1_stripped.nii.gz` and `<name>_tissues.nii.gz`
+    /// (default: the repository's data/anatomy, or data/heldout for the held-out anatomy).
     #[arg(long, value_name = "DIR")]
-    anatomy: Option<PathBuf>,
+    anatomy_dir: Option<PathBuf>,
     /// Also write a PNG montage of the first case (default file: <out>/preview.png).
     #[arg(long, value_name = "PNG", num_args = 0..=1)]
     #[allow(clippy::option_option)]
@@ -74,14 +88,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         NamingArg::Brats2023 => Naming::Brats2023,
     };
     anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
-    let dir = args.anatomy.clone().unwrap_or_else(Anatomy::default_dir);
+    let held_out = args
+        .anatomy
+        .iter()
+        .filter(|name| name.eq_ignore_ascii_case(HELD_OUT_ANATOMY))
+        .count();
+    anyhow::ensure!(
+        held_out == 0 || held_out == args.anatomy.len(),
+        "--anatomy mixes the held-out anatomy {HELD_OUT_ANATOMY} with training anatomies: a set is either training data or an out-of-distribution test set"
+    );
+    let dir = args.anatomy_dir.clone().unwrap_or_else(|| {
+        if held_out > 0 {
+            Anatomy::held_out_dir()
+        } else {
+            Anatomy::default_dir()
+        }
+    });
     let started = Instant::now();
-    let anatomy = Anatomy::load(&dir).with_context(|| {
-        format!(
-            "loading the anatomy from {} (point --anatomy at a folder holding the SRI24 files)",
-            dir.display()
-        )
-    })?;
+    let anatomies: Vec<Anatomy> = args
+        .anatomy
+        .iter()
+        .map(|name| {
+            Anatomy::load_named(&dir, name).with_context(|| {
+                format!(
+                    "loading the anatomy {name:?} from {} (--anatomy-dir: a folder holding {name}_t1_stripped.nii.gz and {name}_tissues.nii.gz)",
+                    dir.display()
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let threads = args
@@ -105,7 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         indices
             .par_iter()
             .map(|&i| -> anyhow::Result<Summary> {
-                let case = generate(&anatomy, case_seed(args.seed, i));
+                let seed = case_seed(args.seed, i);
+                let anatomy = &anatomies[anatomy_for(seed, anatomies.len())];
+                let case = generate(anatomy, seed);
                 let id = case_id(i, naming);
                 case.write(anatomy.header(), &args.out.join(&id), &id, naming)?;
                 let n = case.label_counts();

@@ -362,3 +362,42 @@ fn train_resume_eval_segment_export() {
     ]));
     assert!(err.contains("teacher"), "{err}");
 }
+
+/// A set holding one case made on the held-out anatomy (its synth.json says so) is refused by
+/// `adamm train` before anything is written, naming the case.
+#[test]
+fn train_refuses_cases_of_the_held_out_anatomy() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    for i in 0..3 {
+        let id = format!("TINY-{i:03}");
+        write_case(&data.join(&id), &id, i, &las());
+    }
+    let provenance = adamm_synth::Provenance {
+        generator: "adamm-synth".into(),
+        anatomy: "mni_icbm152".into(),
+        held_out: true,
+        seed: 1,
+    };
+    provenance
+        .write(&data.join("TINY-001"))
+        .expect("provenance");
+    let config = tmp.path().join("tiny.json");
+    tiny_config().save(&config).expect("config");
+    let run = tmp.path().join("run");
+    let s = |p: &Path| p.display().to_string();
+    let err = failed(adamm(&[
+        "train",
+        "--data",
+        &s(&data),
+        "--run",
+        &s(&run),
+        "--config",
+        &s(&config),
+    ]));
+    assert!(
+        err.contains("TINY-001") && err.contains("held-out anatomy mni_icbm152"),
+        "{err}"
+    );
+    assert!(!run.exists(), "nothing is written for a refused set");
+}

@@ -61,10 +61,10 @@ pub enum SynthError {
         /// The file.
         file: PathBuf,
     },
-    /// A derived anatomy could not be built.
-    #[error("deriving an anatomy from {file}: {why}")]
-    Derive {
-        /// The source file.
+    /// A case's provenance file could not be written or read.
+    #[error("{file}: {why}")]
+    Provenance {
+        /// The file.
         file: PathBuf,
         /// What went wrong.
         why: String,

@@ -11,6 +11,7 @@ use crate::contrast::{CaseContrast, Class, LESION_TEXTURE, TEXTURE_GAIN};
 use crate::deform::{warp, Deformation, WarpedAnatomy};
 use crate::error::SynthError;
 use crate::field::{gaussian_blur, Fractal};
+use crate::provenance::Provenance;
 use crate::rng::{hashed_normal_pair, splitmix64, Rand};
 use crate::tumour::{grow, place, Lesion, TumourPlan};
 
@@ -38,6 +39,10 @@ const GENERATION_STREAM: u64 = 0x6765_6E65_7261_7465;
 pub struct SynthCase {
     /// The case seed.
     pub seed: u64,
+    /// The anatomy it was built on ([`Anatomy::name`]).
+    pub anatomy: String,
+    /// Whether that is the held-out anatomy (out-of-distribution tests only).
+    pub held_out: bool,
     /// The tumour plan it was drawn from.
     pub plan: TumourPlan,
     /// The contrast table (relative to WM) after this case's jitter.
@@ -272,6 +277,8 @@ pub fn generate(anatomy: &Anatomy, seed: u64) -> SynthCase {
     }
     SynthCase {
         seed,
+        anatomy: anatomy.name().to_owned(),
+        held_out: anatomy.is_held_out(),
         plan,
         contrast,
         dims,
@@ -351,8 +358,9 @@ impl SynthCase {
 
     /// Writes the case as `<dir>/<id><suffix>.nii.gz`: the four images as int16 and the
     /// segmentation as uint8 in `naming`'s label convention, all in `header`'s grid (qform,
-    /// sform and pixdim copied). Creates `dir`. Returns the paths written (images in
-    /// [`Modality::ALL`] order, then the segmentation).
+    /// sform and pixdim copied), and its [`Provenance`] as `<dir>/synth.json`. Creates `dir`.
+    /// Returns the NIfTI paths written (images in [`Modality::ALL`] order, then the
+    /// segmentation).
     pub fn write(
         &self,
         header: &Header,
@@ -387,6 +395,13 @@ impl SynthCase {
             source,
         })?;
         written.push(file);
+        Provenance {
+            generator: "adamm-synth".to_owned(),
+            anatomy: self.anatomy.clone(),
+            held_out: self.held_out,
+            seed: self.seed,
+        }
+        .write(dir)?;
         Ok(written)
     }
 }

@@ -63,6 +63,7 @@ pub mod derive;
 pub mod error;
 pub mod field;
 pub mod generate;
+pub mod provenance;
 mod rng;
 pub mod tumour;
 
@@ -70,5 +71,6 @@ pub use anatomy::Anatomy;
 pub use contrast::{CaseContrast, Class, CONTRAST};
 pub use error::SynthError;
 pub use generate::{case_id, generate, ClassTotals, SynthCase};
-pub use rng::case_seed;
+pub use provenance::{Provenance, PROVENANCE_FILE};
+pub use rng::{anatomy_for, case_seed};
 pub use tumour::{TumourKind, TumourPlan};

@@ -26,6 +26,16 @@ pub fn case_seed(seed: u64, index: u64) -> u64 {
     splitmix64(seed ^ splitmix64(index.wrapping_add(0x5EED_CA5E)))
 }
 
+/// Which of `count` anatomies the case with seed `seed` is built on (uniform over them; 0 when
+/// `count` ≤ 1). Its own stream of the seed, so the tumour plan and the rest of the case do not
+/// change with the number of anatomies.
+pub fn anatomy_for(seed: u64, count: usize) -> usize {
+    if count <= 1 {
+        return 0;
+    }
+    (splitmix64(seed ^ 0x414E_4154_4F4D_5921) % count as u64) as usize
+}
+
 /// A uniform in [0, 1) from the top 53 bits of a 64-bit word.
 fn unit_from_bits(bits: u64) -> f64 {
     (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -135,5 +145,23 @@ mod tests {
             assert!((4.0..30.0).contains(&y));
             assert!(r.index(7) < 7);
         }
+    }
+}
+
+#[cfg(test)]
+mod anatomy_tests {
+    use super::*;
+
+    #[test]
+    fn anatomy_choice_is_a_pure_function_of_the_seed_and_uses_every_anatomy() {
+        let picks: Vec<usize> = (0..300).map(|i| anatomy_for(case_seed(3, i), 3)).collect();
+        let again: Vec<usize> = (0..300).map(|i| anatomy_for(case_seed(3, i), 3)).collect();
+        assert_eq!(picks, again);
+        for a in 0..3 {
+            let n = picks.iter().filter(|&&p| p == a).count();
+            assert!((70..130).contains(&n), "anatomy {a} drawn {n} times in 300");
+        }
+        assert_eq!(anatomy_for(12345, 1), 0);
+        assert_eq!(anatomy_for(12345, 0), 0);
     }
 }

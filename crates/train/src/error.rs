@@ -30,6 +30,19 @@ pub enum TrainError {
     /// Invalid settings or data.
     #[error("{0}")]
     Invalid(String),
+    /// A case of the held-out anatomy in training data.
+    #[error("case {id} ({dir}) was made on the held-out anatomy {anatomy}: it is for out-of-distribution tests only and cannot be trained on; generate training data on the training anatomies (`adamm synth --anatomy sri24,colin27,mni152`)")]
+    HeldOutCase {
+        /// The case id.
+        id: String,
+        /// Its folder.
+        dir: PathBuf,
+        /// The anatomy.
+        anatomy: String,
+    },
+    /// A synthetic case's provenance could not be read.
+    #[error(transparent)]
+    Provenance(#[from] adamm_synth::SynthError),
 
     /// A checkpoint that cannot be resumed from.
     #[error("{path}: cannot resume from this checkpoint: {detail}")]

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::Precision;
-use adamm_volume::brats::discover_cases;
+use adamm_synth::Provenance;
+use adamm_volume::brats::{discover_cases, CaseFiles};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{cached_case, TrainingCase};
@@ -78,6 +79,22 @@ pub struct RunOptions<'a> {
     pub stop: &'a AtomicBool,
 }
 
+/// Refuses the set if any case was made on the held-out anatomy (its `synth.json` says so).
+fn refuse_held_out(cases: &[CaseFiles]) -> Result<(), TrainError> {
+    for case in cases {
+        if let Some(p) = Provenance::read(&case.dir)? {
+            if p.held_out {
+                return Err(TrainError::HeldOutCase {
+                    id: case.id.clone(),
+                    dir: case.dir.clone(),
+                    anatomy: p.anatomy,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Loads the cases of `ids` through the cache.
 fn load_cases(
     data: &Path,
@@ -89,6 +106,7 @@ fn load_cases(
     total: usize,
 ) -> Result<Vec<TrainingCase>, TrainError> {
     let discovery = discover_cases(data)?;
+    refuse_held_out(&discovery.cases)?;
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         let files = discovery
@@ -123,6 +141,7 @@ pub fn start(
         )));
     }
     let discovery = discover_cases(options.data)?;
+    refuse_held_out(&discovery.cases)?;
     let ids: Vec<String> = discovery.cases.iter().map(|c| c.id.clone()).collect();
     if ids.is_empty() {
         return Err(TrainError::Invalid(format!(

@@ -1,0 +1,83 @@
+//! What a synthetic case was made from, written beside its images as [`PROVENANCE_FILE`], so
+//! that the trainer can refuse cases of the held-out anatomy wherever they are copied.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SynthError;
+
+/// File name of a case's provenance, inside the case folder.
+pub const PROVENANCE_FILE: &str = "synth.json";
+
+/// The provenance of one synthetic case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Always `adamm-synth`.
+    pub generator: String,
+    /// The anatomy's name (`sri24`, `colin27`, `mni152`, `mni_icbm152`).
+    pub anatomy: String,
+    /// Whether that is the held-out anatomy: such a case is for out-of-distribution tests only.
+    pub held_out: bool,
+    /// The case seed.
+    pub seed: u64,
+}
+
+impl Provenance {
+    /// Writes it into case folder `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), SynthError> {
+        let file = dir.join(PROVENANCE_FILE);
+        let text = serde_json::to_string_pretty(self).map_err(|e| SynthError::Provenance {
+            file: file.clone(),
+            why: e.to_string(),
+        })?;
+        std::fs::write(&file, text + "\n").map_err(|e| SynthError::Provenance {
+            file,
+            why: e.to_string(),
+        })
+    }
+
+    /// Reads it from case folder `dir`: `Ok(None)` when the folder has none (a case not made
+    /// by `adamm synth`, or made before provenance was written).
+    pub fn read(dir: &Path) -> Result<Option<Provenance>, SynthError> {
+        let file = dir.join(PROVENANCE_FILE);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SynthError::Provenance {
+                    file,
+                    why: e.to_string(),
+                })
+            }
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SynthError::Provenance {
+                file,
+                why: e.to_string(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_round_trips_and_its_absence_is_none() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert_eq!(Provenance::read(dir.path()).expect("no file"), None);
+        let p = Provenance {
+            generator: "adamm-synth".into(),
+            anatomy: "mni_icbm152".into(),
+            held_out: true,
+            seed: 42,
+        };
+        p.write(dir.path()).expect("write");
+        assert_eq!(Provenance::read(dir.path()).expect("read"), Some(p));
+        std::fs::write(dir.path().join(PROVENANCE_FILE), "{ not json").expect("write");
+        let err = Provenance::read(dir.path()).expect_err("corrupt");
+        assert!(err.to_string().contains(PROVENANCE_FILE), "{err}");
+    }
+}
