@@ -27,7 +27,10 @@
 //!   on real data.
 //!
 //! Each case multiplies every non-WM entry by its own factor in `1 ± JITTER` (scanner and
-//! protocol variation). The orderings the tests check hold for every jitter draw: the closest
+//! protocol variation). For training, `CaseContrast::draw_randomised` draws far wider tables
+//! (×0.6–×1.6 per entry, [`RANDOM_FACTOR`]) and keeps only those in which what physics fixes
+//! still holds ([`physically_ordered`]); `adamm_synth::generate_with` takes it
+//! (`ContrastMode::Randomised`); `adamm synth` does not offer it yet (issue 13). The orderings the tests check hold for every jitter draw: the closest
 //! pair, FLAIR GM vs WM, stays at ≥ 1.20 × 0.94 = 1.13.
 
 use adamm_volume::brats::Modality;
@@ -107,6 +110,37 @@ pub const LESION_TEXTURE: [f32; 3] = [0.15, 0.06, 0.12];
 /// Gain of the atlas T1 texture (units of the GM→WM contrast of each modality).
 pub const TEXTURE_GAIN: f32 = 0.5;
 
+/// Range of the per-entry factor (log-uniform) of the randomised contrast table
+/// (`CaseContrast::draw_randomised`): every non-WM class mean is today's table entry times a
+/// factor in ×0.6–×1.6, so the network sees contrasts well beyond one scanner's.
+pub const RANDOM_FACTOR: (f64, f64) = (0.6, 1.6);
+/// Draws of the randomised table before giving up on the physical orderings (then the
+/// realistic jittered table is used). With these ranges about 23 % of the draws are accepted
+/// (Monte Carlo), so the fallback happens with probability below 1e-7.
+const RANDOM_TRIES: usize = 64;
+
+/// What physics fixes whatever the scanner, checked on a randomised table (`[modality][class]`
+/// relative to WM): CSF dark on T1 and FLAIR (below GM and 0.8 × WM) and bright on T2 (above
+/// GM and 1.3 × WM); edema bright on T2 and FLAIR (above GM and 1.2 × WM); ET enhancing on
+/// T1Gd (above GM, edema and 1.2 × WM) and not on T1 (below WM); grey matter darker than white
+/// matter on T1 and T1Gd, brighter on T2.
+pub fn physically_ordered(table: &[[f32; 6]; 4]) -> bool {
+    use Class::*;
+    let t = |m: Modality, c: Class| table[m.index()][c.index()];
+    let (t1, t1gd, t2, flair) = (Modality::T1, Modality::T1Gd, Modality::T2, Modality::Flair);
+    let csf_dark = [t1, flair]
+        .iter()
+        .all(|&m| t(m, Csf) < t(m, Gm) && t(m, Csf) < 0.8);
+    let csf_bright = t(t2, Csf) > t(t2, Gm) && t(t2, Csf) > 1.3;
+    let edema_bright = [t2, flair]
+        .iter()
+        .all(|&m| t(m, Snfh) > t(m, Gm) && t(m, Snfh) > 1.2);
+    let enhancing = t(t1gd, Et) > 1.2 && t(t1gd, Et) > t(t1gd, Gm) && t(t1gd, Et) > t(t1gd, Snfh);
+    let not_on_t1 = t(t1, Et) < 1.0;
+    let grey_white = t(t1, Gm) < 1.0 && t(t1gd, Gm) < 1.0 && t(t2, Gm) > 1.0;
+    csf_dark && csf_bright && edema_bright && enhancing && not_on_t1 && grey_white
+}
+
 /// One case's contrast table after jitter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseContrast {
@@ -139,6 +173,45 @@ impl CaseContrast {
         }
     }
 
+    /// Draws a randomised table for training: every non-WM entry of [`CONTRAST`] (NETC from
+    /// [`NON_ENHANCING_CORE`] when `enhancing` is false) times a log-uniform factor in
+    /// [`RANDOM_FACTOR`], vessels and choroid plexus likewise, redrawn until
+    /// [`physically_ordered`] holds (at most 64 draws, then the realistic jittered table).
+    pub(crate) fn draw_randomised(rng: &mut Rand, enhancing: bool) -> CaseContrast {
+        let (lo, hi) = RANDOM_FACTOR;
+        for _ in 0..RANDOM_TRIES {
+            let mut table = CONTRAST;
+            for m in Modality::ALL {
+                if !enhancing {
+                    table[m.index()][Class::Netc.index()] = NON_ENHANCING_CORE[m.index()];
+                }
+                for c in Class::ALL {
+                    if c != Class::Wm {
+                        table[m.index()][c.index()] *= rng.log_range(lo, hi) as f32;
+                    }
+                }
+            }
+            let vessel = VESSEL_T1GD * rng.log_range(lo, hi) as f32;
+            let choroid = CHOROID_T1GD * rng.log_range(lo, hi) as f32;
+            // Without enhancement there is no ET to order; check the rest with ET at its
+            // table value.
+            let mut check = table;
+            if !enhancing {
+                for m in Modality::ALL {
+                    check[m.index()][Class::Et.index()] = CONTRAST[m.index()][Class::Et.index()];
+                }
+            }
+            if physically_ordered(&check) {
+                return CaseContrast {
+                    table,
+                    vessel,
+                    choroid,
+                };
+            }
+        }
+        CaseContrast::draw(rng, enhancing)
+    }
+
     /// Mean of `class` in `modality`.
     pub fn get(&self, modality: Modality, class: Class) -> f32 {
         self.table[modality.index()][class.index()]
@@ -168,6 +241,51 @@ mod tests {
         // Jitter cannot flip the tightest pair.
         let worst = t(Flair, Gm) * (1.0 - JITTER as f32);
         assert!(worst > 1.1);
+    }
+
+    #[test]
+    fn the_realistic_table_is_physically_ordered() {
+        assert!(physically_ordered(&CONTRAST));
+    }
+
+    #[test]
+    fn randomised_tables_stay_in_range_keep_physics_and_vary_widely() {
+        let mut rng = Rand::new(17);
+        let (lo, hi) = RANDOM_FACTOR;
+        let mut spread = [[(f32::MAX, f32::MIN); 6]; 4];
+        for i in 0..400 {
+            let enhancing = i % 3 != 0;
+            let c = CaseContrast::draw_randomised(&mut rng, enhancing);
+            let mut check = c.table;
+            for m in Modality::ALL {
+                assert_eq!(c.get(m, Class::Wm), 1.0);
+                let base = |cl: Class| {
+                    if cl == Class::Netc && !enhancing {
+                        NON_ENHANCING_CORE[m.index()]
+                    } else {
+                        CONTRAST[m.index()][cl.index()]
+                    }
+                };
+                for cl in Class::ALL {
+                    let r = f64::from(c.get(m, cl) / base(cl));
+                    assert!(r >= lo - 1e-6 && r <= hi + 1e-6, "{m} {}: ×{r}", cl.name());
+                    let s = &mut spread[m.index()][cl.index()];
+                    *s = (s.0.min(r as f32), s.1.max(r as f32));
+                }
+                if !enhancing {
+                    check[m.index()][Class::Et.index()] = CONTRAST[m.index()][Class::Et.index()];
+                }
+            }
+            assert!(physically_ordered(&check), "draw {i}: {:?}", c.table);
+        }
+        // The draws use most of the range: not collapsed onto the realistic table.
+        for (m, row) in spread.iter().enumerate() {
+            for (cl, &(min, max)) in row.iter().enumerate() {
+                if cl != Class::Wm.index() {
+                    assert!(max / min > 1.5, "modality {m} class {cl}: ×{min}–×{max}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -200,10 +200,33 @@ fn signal(
     s
 }
 
+/// How a case's tissue and lesion class means are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContrastMode {
+    /// The realistic table with ±6 % jitter ([`crate::CONTRAST`]).
+    #[default]
+    Realistic,
+    /// The randomised table for training: ×0.6–×1.6 per entry under the physical orderings
+    /// (`CaseContrast::draw_randomised`).
+    Randomised,
+}
+
+/// Options of [`generate_with`]; the default is what [`generate`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GenerateOptions {
+    /// How the contrast table is drawn.
+    pub contrast: ContrastMode,
+}
+
 /// Generates the case with seed `seed` (see [`crate::case_seed`] for runs of many cases).
 ///
 /// Deterministic: the same anatomy and seed give the same voxels, on any thread.
 pub fn generate(anatomy: &Anatomy, seed: u64) -> SynthCase {
+    generate_with(anatomy, seed, &GenerateOptions::default())
+}
+
+/// [`generate`] with options (same determinism; the default options give the same case).
+pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) -> SynthCase {
     let plan = TumourPlan::draw(seed);
     let mut rng = Rand::new(splitmix64(seed ^ GENERATION_STREAM));
     let work = anatomy.work_region();
@@ -211,7 +234,10 @@ pub fn generate(anatomy: &Anatomy, seed: u64) -> SynthCase {
     let foci = place(&plan, anatomy, &deform, &work, &mut rng);
     let anat = warp(anatomy, &deform, &foci, work);
     let lesion = grow(&plan, &foci, &anat, &mut rng);
-    let contrast = CaseContrast::draw(&mut rng, plan.has_enhancement());
+    let contrast = match options.contrast {
+        ContrastMode::Realistic => CaseContrast::draw(&mut rng, plan.has_enhancement()),
+        ContrastMode::Randomised => CaseContrast::draw_randomised(&mut rng, plan.has_enhancement()),
+    };
     let enhancement = enhancement_maps(&anat, &mut rng);
     let acquisitions = Modality::ALL.map(|_| Acquisition::draw(&mut rng));
 

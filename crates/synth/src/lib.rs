@@ -70,7 +70,9 @@ pub mod tumour;
 pub use anatomy::Anatomy;
 pub use contrast::{CaseContrast, Class, CONTRAST};
 pub use error::SynthError;
-pub use generate::{case_id, generate, ClassTotals, SynthCase};
+pub use generate::{
+    case_id, generate, generate_with, ClassTotals, ContrastMode, GenerateOptions, SynthCase,
+};
 pub use provenance::{Provenance, PROVENANCE_FILE};
 pub use rng::{anatomy_for, case_seed};
 pub use tumour::{TumourKind, TumourPlan};

@@ -345,3 +345,37 @@ fn bad_anatomy_is_refused_with_a_reason() {
     let err = Anatomy::load(dir.path()).err().expect("grid mismatch");
     assert!(matches!(err, SynthError::Grid(_)), "{err}");
 }
+
+/// The randomised contrast mode on the real anatomy: the same tumour plan, class means that
+/// differ from the realistic case's, and what physics fixes still visible in the images.
+#[test]
+fn randomised_contrast_cases_differ_yet_keep_the_physics() {
+    use adamm_synth::{generate_with, ContrastMode, GenerateOptions};
+    use Class::*;
+    use Modality::*;
+    let realistic = glioblastoma();
+    let options = GenerateOptions {
+        contrast: ContrastMode::Randomised,
+    };
+    let case = generate_with(anatomy(), realistic.seed, &options);
+    assert_eq!(case.plan, realistic.plan);
+    assert_eq!(
+        case.labels, realistic.labels,
+        "contrast does not move the tumour"
+    );
+    let (t, base) = (case.class_totals(), realistic.class_totals());
+    let r = |m, c| relative(&t, m, c);
+    let changed = Modality::ALL
+        .iter()
+        .flat_map(|&m| [Csf, Gm, Netc, Snfh, Et].map(|c| (m, c)))
+        .filter(|&(m, c)| (r(m, c) / relative(&base, m, c) - 1.0).abs() > 0.1)
+        .count();
+    assert!(
+        changed >= 5,
+        "only {changed} class means moved by more than 10 %"
+    );
+    assert!(r(T1, Csf) < r(T1, Gm) && r(T1, Gm) < r(T1, Wm));
+    assert!(r(Flair, Csf) < r(Flair, Wm) && r(T2, Csf) > r(T2, Wm));
+    assert!(r(T2, Snfh) > r(T2, Wm) && r(Flair, Snfh) > r(Flair, Wm));
+    assert!(r(T1Gd, Et) > r(T1Gd, Wm) && r(T1, Et) < r(T1, Wm));
+}
