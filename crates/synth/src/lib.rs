@@ -37,7 +37,7 @@
 //!
 //!    (NETC of non-enhancing cases: 0.60, 0.62, 1.95, 1.60.) Why these numbers: see
 //!    [`contrast`].
-//! 5. **Acquisition** ([`generate`]): per modality a Gaussian blur (σ 0.35–0.75 voxel), a
+//! 5. **Acquisition** ([`generate`](mod@generate)): per modality a Gaussian blur (σ 0.35–0.75 voxel), a
 //!    smooth multiplicative bias field (exp of a random quadratic, about ±15 %), a global
 //!    scale (WM at 300–1500, like raw BraTS intensities), Rician noise (σ 1.5–4 % of WM, the
 //!    magnitude of a complex Gaussian signal), rounding to int16, and the brain mask: exactly
