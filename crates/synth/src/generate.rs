@@ -30,6 +30,21 @@ pub const VESSEL_FRACTION: f64 = 0.04;
 /// Fraction of ventricular CSF that shows enhancing choroid plexus on T1Gd.
 pub const CHOROID_FRACTION: f64 = 0.20;
 
+/// Randomised acquisition (training data, [`AcquisitionMode::Randomised`]): range of the WM
+/// signal level (stored units), from low-range scanners' exports to 12-bit scales.
+pub const RANDOM_SCALE_RANGE: (f64, f64) = (100.0, 5000.0);
+/// Randomised acquisition: range of the Rician noise σ relative to WM (SNR 12–100).
+pub const RANDOM_NOISE_RANGE: (f64, f64) = (0.01, 0.08);
+/// Randomised acquisition: range of the Gaussian blur σ in voxels.
+pub const RANDOM_BLUR_RANGE: (f64, f64) = (0.3, 1.2);
+/// Randomised acquisition: standard deviations of the log bias coefficients (linear,
+/// quadratic), 2.4 × the realistic ones: about ±40 % across the brain.
+pub const RANDOM_BIAS_SD: (f64, f64) = (0.144, 0.096);
+/// Randomised acquisition: range (log-uniform) of the exponent of the non-linear intensity
+/// curve `s ↦ s^γ` applied to the signal relative to WM (WM stays at 1; orderings are kept,
+/// contrasts compressed or stretched).
+pub const RANDOM_GAMMA_RANGE: (f64, f64) = (0.6, 1.6);
+
 /// Key that separates the generation stream from the plan stream of the same seed.
 const GENERATION_STREAM: u64 = 0x6765_6E65_7261_7465;
 
@@ -70,9 +85,37 @@ struct Acquisition {
     bias: [f64; 9],
     /// Key of the voxel noise stream.
     noise_key: u64,
+    /// Exponent of the intensity curve applied to the signal relative to WM (1: none).
+    gamma: f32,
 }
 
 impl Acquisition {
+    /// The randomised acquisition of training data (see the `RANDOM_*` ranges).
+    fn draw_randomised(rng: &mut Rand) -> Acquisition {
+        let scale = rng.log_range(RANDOM_SCALE_RANGE.0, RANDOM_SCALE_RANGE.1);
+        let noise = scale * rng.range(RANDOM_NOISE_RANGE.0, RANDOM_NOISE_RANGE.1);
+        let blur = rng.range(RANDOM_BLUR_RANGE.0, RANDOM_BLUR_RANGE.1);
+        let mut bias = [0.0; 9];
+        for (n, b) in bias.iter_mut().enumerate() {
+            *b = rng.normal()
+                * if n < 3 {
+                    RANDOM_BIAS_SD.0
+                } else {
+                    RANDOM_BIAS_SD.1
+                };
+        }
+        let gamma = rng.log_range(RANDOM_GAMMA_RANGE.0, RANDOM_GAMMA_RANGE.1);
+        Acquisition {
+            scale: scale as f32,
+            noise: noise as f32,
+            blur,
+            bias,
+            noise_key: rng.bits(),
+            gamma: gamma as f32,
+        }
+    }
+
+    /// The realistic acquisition (see the ranges above `RANDOM_*`).
     fn draw(rng: &mut Rand) -> Acquisition {
         let scale = rng.log_range(SCALE_RANGE.0, SCALE_RANGE.1);
         let noise = scale * rng.range(NOISE_RANGE.0, NOISE_RANGE.1);
@@ -87,6 +130,7 @@ impl Acquisition {
             blur,
             bias,
             noise_key: rng.bits(),
+            gamma: 1.0,
         }
     }
 
@@ -211,11 +255,26 @@ pub enum ContrastMode {
     Randomised,
 }
 
+/// How a case's acquisition (intensity scale, noise, blur, bias field, intensity curve) is
+/// drawn, per modality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AcquisitionMode {
+    /// Raw-BraTS-like: WM at 300–1500, noise 1.5–4 %, blur σ 0.35–0.75, bias about ±15 %,
+    /// a linear intensity curve.
+    #[default]
+    Realistic,
+    /// Training data: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, and a
+    /// random intensity curve `s^γ`, γ in 0.6–1.6 (the `RANDOM_*` constants).
+    Randomised,
+}
+
 /// Options of [`generate_with`]; the default is what [`generate`] does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GenerateOptions {
     /// How the contrast table is drawn.
     pub contrast: ContrastMode,
+    /// How the acquisition is drawn.
+    pub acquisition: AcquisitionMode,
 }
 
 /// Generates the case with seed `seed` (see [`crate::case_seed`] for runs of many cases).
@@ -239,7 +298,10 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
         ContrastMode::Randomised => CaseContrast::draw_randomised(&mut rng, plan.has_enhancement()),
     };
     let enhancement = enhancement_maps(&anat, &mut rng);
-    let acquisitions = Modality::ALL.map(|_| Acquisition::draw(&mut rng));
+    let acquisitions = Modality::ALL.map(|_| match options.acquisition {
+        AcquisitionMode::Realistic => Acquisition::draw(&mut rng),
+        AcquisitionMode::Randomised => Acquisition::draw_randomised(&mut rng),
+    });
 
     let dims = anatomy.dims();
     let full = dims[0] * dims[1] * dims[2];
@@ -266,7 +328,12 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
                         j as f64 / half[1] - 1.0,
                         k as f64 / half[2] - 1.0,
                     ];
-                    let clean = s[idx] * acq.bias_at(u) * acq.scale;
+                    let signal = if acq.gamma == 1.0 {
+                        s[idx]
+                    } else {
+                        s[idx].max(0.0).powf(acq.gamma)
+                    };
+                    let clean = signal * acq.bias_at(u) * acq.scale;
                     let g = full_index(i, j, k);
                     let (n1, n2) = hashed_normal_pair(acq.noise_key, g as u64);
                     let re = clean + acq.noise * n1;
@@ -429,5 +496,35 @@ impl SynthCase {
         }
         .write(dir)?;
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn randomised_acquisitions_stay_in_their_ranges_and_realistic_ones_are_linear() {
+        let mut rng = Rand::new(9);
+        let mut gammas = Vec::new();
+        for _ in 0..500 {
+            let a = Acquisition::draw_randomised(&mut rng);
+            let scale = f64::from(a.scale);
+            assert!((RANDOM_SCALE_RANGE.0..=RANDOM_SCALE_RANGE.1).contains(&scale));
+            let noise = f64::from(a.noise) / scale;
+            assert!(noise >= RANDOM_NOISE_RANGE.0 - 1e-6 && noise <= RANDOM_NOISE_RANGE.1 + 1e-6);
+            assert!((RANDOM_BLUR_RANGE.0..=RANDOM_BLUR_RANGE.1).contains(&a.blur));
+            let g = f64::from(a.gamma);
+            assert!(g >= RANDOM_GAMMA_RANGE.0 - 1e-6 && g <= RANDOM_GAMMA_RANGE.1 + 1e-6);
+            gammas.push(g);
+            // The bias at the corners of the brain box stays a plausible field.
+            for u in [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0], [1.0, -1.0, 0.0]] {
+                let b = f64::from(a.bias_at(u));
+                assert!(b > 0.2 && b < 5.0, "bias {b}");
+            }
+        }
+        assert!(gammas.iter().any(|&g| g < 0.8) && gammas.iter().any(|&g| g > 1.3));
+        let realistic = Acquisition::draw(&mut rng);
+        assert_eq!(realistic.gamma, 1.0);
     }
 }

@@ -43,6 +43,12 @@
 //!    magnitude of a complex Gaussian signal), rounding to int16, and the brain mask: exactly
 //!    0 outside, at least 1 inside.
 //!
+//! For training data, [`generate_with`] can randomise the contrast table ([`ContrastMode`]:
+//! ×0.6–×1.6 per class mean under the physical orderings) and the acquisition
+//! ([`AcquisitionMode`]: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, an
+//! intensity curve `s^γ` with γ in 0.6–1.6), in the spirit of SynthSeg; `adamm synth` does not
+//! offer these yet.
+//!
 //! Everything random comes from the case seed ([`case_seed`] derives it from a run seed and a
 //! case index), through ChaCha8 for the draws and a counter-based hash for the voxel noise, so
 //! a case is identical whatever the number of threads or cases in the run.
@@ -71,7 +77,8 @@ pub use anatomy::Anatomy;
 pub use contrast::{CaseContrast, Class, CONTRAST};
 pub use error::SynthError;
 pub use generate::{
-    case_id, generate, generate_with, ClassTotals, ContrastMode, GenerateOptions, SynthCase,
+    case_id, generate, generate_with, AcquisitionMode, ClassTotals, ContrastMode, GenerateOptions,
+    SynthCase,
 };
 pub use provenance::{Provenance, PROVENANCE_FILE};
 pub use rng::{anatomy_for, case_seed};

@@ -356,6 +356,7 @@ fn randomised_contrast_cases_differ_yet_keep_the_physics() {
     let realistic = glioblastoma();
     let options = GenerateOptions {
         contrast: ContrastMode::Randomised,
+        ..GenerateOptions::default()
     };
     let case = generate_with(anatomy(), realistic.seed, &options);
     assert_eq!(case.plan, realistic.plan);
@@ -378,4 +379,23 @@ fn randomised_contrast_cases_differ_yet_keep_the_physics() {
     assert!(r(Flair, Csf) < r(Flair, Wm) && r(T2, Csf) > r(T2, Wm));
     assert!(r(T2, Snfh) > r(T2, Wm) && r(Flair, Snfh) > r(Flair, Wm));
     assert!(r(T1Gd, Et) > r(T1Gd, Wm) && r(T1, Et) < r(T1, Wm));
+
+    // With the randomised acquisition too (scale, noise, blur, bias, intensity curve): the
+    // orderings survive and the WM level is inside the randomised scale range (with margin for
+    // the bias field).
+    let both = GenerateOptions {
+        contrast: ContrastMode::Randomised,
+        acquisition: adamm_synth::AcquisitionMode::Randomised,
+    };
+    let case = generate_with(anatomy(), realistic.seed, &both);
+    let t = case.class_totals();
+    let r = |m, c| relative(&t, m, c);
+    assert!(r(T1, Csf) < r(T1, Gm) && r(T1, Gm) < r(T1, Wm));
+    assert!(r(Flair, Csf) < r(Flair, Wm) && r(T2, Csf) > r(T2, Wm));
+    assert!(r(T2, Snfh) > r(T2, Wm) && r(Flair, Snfh) > r(Flair, Wm));
+    assert!(r(T1Gd, Et) > r(T1Gd, Wm));
+    for m in Modality::ALL {
+        let wm = t.mean(m, Wm).expect("white matter");
+        assert!((50.0..10_000.0).contains(&wm), "{}: WM at {wm}", m.name());
+    }
 }
