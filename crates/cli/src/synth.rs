@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use adamm_synth::anatomy::HELD_OUT_ANATOMY;
 use adamm_synth::{
-    anatomy_for, case_id, case_seed, generate, Anatomy, Class, ClassTotals, TumourPlan,
+    anatomy_for, case_id, case_seed, generate_with, AcquisitionMode, Anatomy, Class, ClassTotals,
+    ContrastMode, GenerateOptions, TumourPlan,
 };
 use adamm_volume::brats::{label, Modality, Naming};
 use anyhow::Context;
@@ -23,6 +24,16 @@ enum NamingArg {
     /// BraTS 2023+: `<id>-t1n`, `-t1c`, `-t2w`, `-t2f`, `-seg` with ET = 3.
     #[value(name = "2023")]
     Brats2023,
+}
+
+/// How cases look: realistic (evaluation, demonstration) or randomised (training data).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    /// Raw-BraTS-like contrasts (±6 %) and acquisition.
+    Realistic,
+    /// Contrasts ×0.6–1.6 per class under the physical orderings; WM at 100–5000, noise 1–8 %,
+    /// blur σ 0.3–1.2, bias about ±40 %, a random intensity curve (see adamm_synth).
+    Randomised,
 }
 
 /// Arguments of `adamm synth`.
@@ -43,6 +54,9 @@ pub struct Args {
     /// File names and labels: 2023 (-t1n … -seg, ET = 3) or 2021 (_t1 … _seg, ET = 4).
     #[arg(long, value_enum, default_value = "2023")]
     naming: NamingArg,
+    /// Realistic cases, or randomised ones for training (wide contrasts and acquisitions).
+    #[arg(long, value_enum, default_value = "realistic")]
+    mode: ModeArg,
     /// Cases generated at once, one per thread (default: all cores; each needs about
     /// 0.5 GB of memory).
     #[arg(long)]
@@ -88,6 +102,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         NamingArg::Brats2023 => Naming::Brats2023,
     };
     anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
+    let options = match args.mode {
+        ModeArg::Realistic => GenerateOptions::default(),
+        ModeArg::Randomised => GenerateOptions {
+            contrast: ContrastMode::Randomised,
+            acquisition: AcquisitionMode::Randomised,
+        },
+    };
     let held_out = args
         .anatomy
         .iter()
@@ -142,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|&i| -> anyhow::Result<Summary> {
                 let seed = case_seed(args.seed, i);
                 let anatomy = &anatomies[anatomy_for(seed, anatomies.len())];
-                let case = generate(anatomy, seed);
+                let case = generate_with(anatomy, seed, &options);
                 let id = case_id(i, naming);
                 case.write(anatomy.header(), &args.out.join(&id), &id, naming)?;
                 let n = case.label_counts();

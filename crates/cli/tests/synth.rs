@@ -78,6 +78,7 @@ fn synth_writes_brats_cases_a_preview_and_stats() {
             .expect("synth.json beside the case");
         assert!(["sri24", "colin27"].contains(&provenance.anatomy.as_str()));
         assert!(!provenance.held_out);
+        assert_eq!(provenance.contrast, "realistic");
         assert_eq!(case.naming, Naming::Brats2021);
         assert_eq!(case.availability().code(), "1111");
         assert_eq!(case.dir, out.join(&case.id));
@@ -125,6 +126,43 @@ fn synth_writes_brats_cases_a_preview_and_stats() {
             "{name} differs between runs in {differing} voxels"
         );
     }
+
+    // --mode randomised: recorded in synth.json, and the same case (same anatomy and tumour)
+    // looks different.
+    let randomised = dir.path().join("randomised");
+    ok(&adamm(&[
+        "synth",
+        "--out",
+        &randomised.display().to_string(),
+        "--cases",
+        "1",
+        "--seed",
+        "5",
+        "--naming",
+        "2021",
+        "--mode",
+        "randomised",
+        "--anatomy",
+        "sri24,colin27",
+    ]));
+    let case = randomised.join("SynGLI_00000");
+    let provenance = adamm_synth::Provenance::read(&case)
+        .expect("readable")
+        .expect("synth.json");
+    assert_eq!(
+        (
+            provenance.contrast.as_str(),
+            provenance.acquisition.as_str()
+        ),
+        ("randomised", "randomised")
+    );
+    let name = "SynGLI_00000/SynGLI_00000_flair.nii.gz";
+    let a = read_path(&out.join(name)).expect("realistic");
+    let b = read_path(&randomised.join(name)).expect("randomised");
+    assert!(
+        a.data != b.data,
+        "randomised FLAIR equals the realistic one"
+    );
 
     // adamm render on one file of a case (the folder form runs for --preview above).
     let png = dir.path().join("r.png");

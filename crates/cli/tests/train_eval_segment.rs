@@ -378,6 +378,8 @@ fn train_refuses_cases_of_the_held_out_anatomy() {
         anatomy: "mni_icbm152".into(),
         held_out: true,
         seed: 1,
+        contrast: "realistic".into(),
+        acquisition: "realistic".into(),
     };
     provenance
         .write(&data.join("TINY-001"))

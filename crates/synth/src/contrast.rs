@@ -30,8 +30,9 @@
 //! protocol variation). For training, `CaseContrast::draw_randomised` draws far wider tables
 //! (×0.6–×1.6 per entry, [`RANDOM_FACTOR`]) and keeps only those in which what physics fixes
 //! still holds ([`physically_ordered`]); `adamm_synth::generate_with` takes it
-//! (`ContrastMode::Randomised`); `adamm synth` does not offer it yet (issue 13). The orderings the tests check hold for every jitter draw: the closest
-//! pair, FLAIR GM vs WM, stays at ≥ 1.20 × 0.94 = 1.13.
+//! (`ContrastMode::Randomised`; `adamm synth --mode randomised`). The orderings the tests
+//! check hold for every jitter draw: the closest pair, FLAIR GM vs WM, stays at
+//! ≥ 1.20 × 0.94 = 1.13.
 
 use adamm_volume::brats::Modality;
 

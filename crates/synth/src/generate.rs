@@ -58,6 +58,8 @@ pub struct SynthCase {
     pub anatomy: String,
     /// Whether that is the held-out anatomy (out-of-distribution tests only).
     pub held_out: bool,
+    /// The options it was generated with.
+    pub options: GenerateOptions,
     /// The tumour plan it was drawn from.
     pub plan: TumourPlan,
     /// The contrast table (relative to WM) after this case's jitter.
@@ -255,6 +257,26 @@ pub enum ContrastMode {
     Randomised,
 }
 
+impl ContrastMode {
+    /// `realistic` or `randomised`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContrastMode::Realistic => "realistic",
+            ContrastMode::Randomised => "randomised",
+        }
+    }
+}
+
+impl AcquisitionMode {
+    /// `realistic` or `randomised`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AcquisitionMode::Realistic => "realistic",
+            AcquisitionMode::Randomised => "randomised",
+        }
+    }
+}
+
 /// How a case's acquisition (intensity scale, noise, blur, bias field, intensity curve) is
 /// drawn, per modality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -372,6 +394,7 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
         seed,
         anatomy: anatomy.name().to_owned(),
         held_out: anatomy.is_held_out(),
+        options: *options,
         plan,
         contrast,
         dims,
@@ -493,6 +516,8 @@ impl SynthCase {
             anatomy: self.anatomy.clone(),
             held_out: self.held_out,
             seed: self.seed,
+            contrast: self.options.contrast.name().to_owned(),
+            acquisition: self.options.acquisition.name().to_owned(),
         }
         .write(dir)?;
         Ok(written)

@@ -46,8 +46,8 @@
 //! For training data, [`generate_with`] can randomise the contrast table ([`ContrastMode`]:
 //! ×0.6–×1.6 per class mean under the physical orderings) and the acquisition
 //! ([`AcquisitionMode`]: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, an
-//! intensity curve `s^γ` with γ in 0.6–1.6), in the spirit of SynthSeg; `adamm synth` does not
-//! offer these yet.
+//! intensity curve `s^γ` with γ in 0.6–1.6), in the spirit of SynthSeg (`adamm synth --mode
+//! randomised`).
 //!
 //! Everything random comes from the case seed ([`case_seed`] derives it from a run seed and a
 //! case index), through ChaCha8 for the draws and a counter-based hash for the voxel noise, so

@@ -21,6 +21,16 @@ pub struct Provenance {
     pub held_out: bool,
     /// The case seed.
     pub seed: u64,
+    /// How its contrast table was drawn (`realistic`, `randomised`).
+    #[serde(default = "realistic")]
+    pub contrast: String,
+    /// How its acquisition was drawn (`realistic`, `randomised`).
+    #[serde(default = "realistic")]
+    pub acquisition: String,
+}
+
+fn realistic() -> String {
+    "realistic".to_owned()
 }
 
 impl Provenance {
@@ -73,9 +83,24 @@ mod tests {
             anatomy: "mni_icbm152".into(),
             held_out: true,
             seed: 42,
+            contrast: "randomised".into(),
+            acquisition: "realistic".into(),
         };
         p.write(dir.path()).expect("write");
         assert_eq!(Provenance::read(dir.path()).expect("read"), Some(p));
+        // A file without the mode fields (the first version) reads as realistic.
+        std::fs::write(
+            dir.path().join(PROVENANCE_FILE),
+            r#"{"generator": "adamm-synth", "anatomy": "sri24", "held_out": false, "seed": 1}"#,
+        )
+        .expect("write");
+        let old = Provenance::read(dir.path())
+            .expect("read")
+            .expect("present");
+        assert_eq!(
+            (old.contrast.as_str(), old.acquisition.as_str()),
+            ("realistic", "realistic")
+        );
         std::fs::write(dir.path().join(PROVENANCE_FILE), "{ not json").expect("write");
         let err = Provenance::read(dir.path()).expect_err("corrupt");
         assert!(err.to_string().contains(PROVENANCE_FILE), "{err}");
