@@ -95,9 +95,18 @@ fn refuse_held_out(cases: &[CaseFiles]) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Loads the cases of `ids` through the cache.
+/// The cases of the run's data folder, refused if any is of the held-out anatomy.
+fn training_cases(data: &Path) -> Result<Vec<CaseFiles>, TrainError> {
+    let discovery = discover_cases(data)?;
+    refuse_held_out(&discovery.cases)?;
+    Ok(discovery.cases)
+}
+
+/// Loads the cases of `ids` (found among `cases`, discovered in `data`) through the cache.
+#[allow(clippy::too_many_arguments)]
 fn load_cases(
     data: &Path,
+    cases: &[CaseFiles],
     cache: &Path,
     ids: &[String],
     factor: usize,
@@ -105,12 +114,9 @@ fn load_cases(
     offset: usize,
     total: usize,
 ) -> Result<Vec<TrainingCase>, TrainError> {
-    let discovery = discover_cases(data)?;
-    refuse_held_out(&discovery.cases)?;
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
-        let files = discovery
-            .cases
+        let files = cases
             .iter()
             .find(|c| &c.id == id)
             .ok_or_else(|| {
@@ -140,9 +146,8 @@ pub fn start(
             paths.root.display()
         )));
     }
-    let discovery = discover_cases(options.data)?;
-    refuse_held_out(&discovery.cases)?;
-    let ids: Vec<String> = discovery.cases.iter().map(|c| c.id.clone()).collect();
+    let cases = training_cases(options.data)?;
+    let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
     if ids.is_empty() {
         return Err(TrainError::Invalid(format!(
             "no BraTS cases found in {}",
@@ -161,7 +166,7 @@ pub fn start(
     };
     crate::json::save(&paths.data(), &record)?;
     let trainer = Trainer::new(config, options.devices)?;
-    drive(paths, trainer, &split, options, observer)
+    drive(paths, trainer, &split, &cases, options, observer)
 }
 
 /// Resumes the run in `paths.root` from its checkpoint; `overrides` may change settings that
@@ -175,6 +180,7 @@ pub fn resume(
 ) -> Result<Outcome, TrainError> {
     let saved = TrainConfig::load(&paths.config())?;
     let split = Split::load(&paths.split())?;
+    let cases = training_cases(options.data)?;
     let mut config = saved.clone();
     overrides(&mut config);
     if config != saved {
@@ -188,13 +194,14 @@ pub fn resume(
         config.save(&paths.config())?;
     }
     let trainer = Trainer::load_checkpoint(config, options.devices, &paths.checkpoint())?;
-    drive(paths, trainer, &split, options, observer)
+    drive(paths, trainer, &split, &cases, options, observer)
 }
 
 fn drive(
     paths: &RunPaths,
     mut trainer: Trainer,
     split: &Split,
+    cases: &[CaseFiles],
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<Outcome, TrainError> {
@@ -202,6 +209,7 @@ fn drive(
     let total = split.train.len() + split.val.len();
     let train = load_cases(
         options.data,
+        cases,
         options.cache,
         &split.train,
         factor,
@@ -211,6 +219,7 @@ fn drive(
     )?;
     let mut val = load_cases(
         options.data,
+        cases,
         options.cache,
         &split.val,
         factor,
