@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use adamm_synth::anatomy::HELD_OUT_ANATOMY;
+use adamm_synth::anatomy::{is_held_out_name, HELD_OUT_ANATOMY};
 use adamm_synth::{
     anatomy_for, case_id, case_seed, generate_with, AcquisitionMode, Anatomy, Class, ClassTotals,
     ContrastMode, GenerateOptions, TumourPlan,
@@ -112,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let held_out = args
         .anatomy
         .iter()
-        .filter(|name| name.eq_ignore_ascii_case(HELD_OUT_ANATOMY))
+        .filter(|name| is_held_out_name(name))
         .count();
     anyhow::ensure!(
         held_out == 0 || held_out == args.anatomy.len(),

@@ -21,6 +21,12 @@ pub const TRAINING_ANATOMIES: [&str; 3] = ["sri24", "colin27", "mni152"];
 /// The held-out anatomy (MNI ICBM152 2009a, in `data/heldout`): out-of-distribution tests only.
 pub const HELD_OUT_ANATOMY: &str = "mni_icbm152";
 
+/// Whether an anatomy name or a file name is the held-out anatomy's (it starts with
+/// [`HELD_OUT_ANATOMY`], case-insensitively): the one test for it everywhere.
+pub fn is_held_out_name(name: &str) -> bool {
+    name.to_ascii_lowercase().starts_with(HELD_OUT_ANATOMY)
+}
+
 /// The file names of anatomy `name`: skull-stripped T1 and tissue map.
 pub fn anatomy_files(name: &str) -> [String; 2] {
     [
@@ -125,7 +131,7 @@ impl Anatomy {
 
     /// Whether this is the held-out anatomy (never for training data).
     pub fn is_held_out(&self) -> bool {
-        self.name.eq_ignore_ascii_case(HELD_OUT_ANATOMY)
+        is_held_out_name(&self.name)
     }
 
     /// Builds the anatomy from an atlas T1 and tissue map already in memory (same grid);

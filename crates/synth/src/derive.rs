@@ -24,18 +24,16 @@ use std::path::Path;
 
 use adamm_volume::geometry::Affine;
 
+use crate::anatomy::is_held_out_name;
 use crate::error::SynthError;
 
-/// File-name prefix of the held-out anatomy (MNI ICBM152 2009a).
-pub const HELD_OUT_PREFIX: &str = "mni_icbm152";
-
-/// Refuses a file of the held-out anatomy (by its file name, case-insensitively).
+/// Refuses a file of the held-out anatomy (by its file name, [`is_held_out_name`]).
 pub fn check_not_held_out(path: &Path) -> Result<(), SynthError> {
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if name.starts_with(HELD_OUT_PREFIX) {
+    if is_held_out_name(&name) {
         return Err(SynthError::HeldOutAnatomy {
             file: path.to_path_buf(),
         });

@@ -116,15 +116,12 @@ fn load_cases(
 ) -> Result<Vec<TrainingCase>, TrainError> {
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
-        let files = cases
-            .iter()
-            .find(|c| &c.id == id)
-            .ok_or_else(|| {
-                TrainError::Invalid(format!(
-                    "case {id} of the run's split is not in {} any more",
-                    data.display()
-                ))
-            })?;
+        let files = cases.iter().find(|c| &c.id == id).ok_or_else(|| {
+            TrainError::Invalid(format!(
+                "case {id} of the run's split is not in {} any more",
+                data.display()
+            ))
+        })?;
         out.push(cached_case(cache, files, factor)?);
         observer.loading(offset + i + 1, total);
     }
