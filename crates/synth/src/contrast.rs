@@ -154,8 +154,9 @@ pub struct CaseContrast {
 }
 
 impl CaseContrast {
-    /// Draws a jittered table; `enhancing` false swaps NETC for non-enhancing solid tumour.
-    pub(crate) fn draw(rng: &mut Rand, enhancing: bool) -> CaseContrast {
+    /// [`CONTRAST`] (NETC from [`NON_ENHANCING_CORE`] when `enhancing` is false), vessels and
+    /// choroid plexus, every entry but WM times its own `factor(rng)`.
+    fn scaled(rng: &mut Rand, enhancing: bool, factor: impl Fn(&mut Rand) -> f64) -> CaseContrast {
         let mut table = CONTRAST;
         for m in Modality::ALL {
             if !enhancing {
@@ -163,15 +164,20 @@ impl CaseContrast {
             }
             for c in Class::ALL {
                 if c != Class::Wm {
-                    table[m.index()][c.index()] *= rng.range(1.0 - JITTER, 1.0 + JITTER) as f32;
+                    table[m.index()][c.index()] *= factor(rng) as f32;
                 }
             }
         }
         CaseContrast {
             table,
-            vessel: VESSEL_T1GD * rng.range(1.0 - JITTER, 1.0 + JITTER) as f32,
-            choroid: CHOROID_T1GD * rng.range(1.0 - JITTER, 1.0 + JITTER) as f32,
+            vessel: VESSEL_T1GD * factor(rng) as f32,
+            choroid: CHOROID_T1GD * factor(rng) as f32,
         }
+    }
+
+    /// Draws a jittered table; `enhancing` false swaps NETC for non-enhancing solid tumour.
+    pub(crate) fn draw(rng: &mut Rand, enhancing: bool) -> CaseContrast {
+        CaseContrast::scaled(rng, enhancing, |rng| rng.range(1.0 - JITTER, 1.0 + JITTER))
     }
 
     /// Draws a randomised table for training: every non-WM entry of [`CONTRAST`] (NETC from
@@ -181,33 +187,17 @@ impl CaseContrast {
     pub(crate) fn draw_randomised(rng: &mut Rand, enhancing: bool) -> CaseContrast {
         let (lo, hi) = RANDOM_FACTOR;
         for _ in 0..RANDOM_TRIES {
-            let mut table = CONTRAST;
-            for m in Modality::ALL {
-                if !enhancing {
-                    table[m.index()][Class::Netc.index()] = NON_ENHANCING_CORE[m.index()];
-                }
-                for c in Class::ALL {
-                    if c != Class::Wm {
-                        table[m.index()][c.index()] *= rng.log_range(lo, hi) as f32;
-                    }
-                }
-            }
-            let vessel = VESSEL_T1GD * rng.log_range(lo, hi) as f32;
-            let choroid = CHOROID_T1GD * rng.log_range(lo, hi) as f32;
+            let drawn = CaseContrast::scaled(rng, enhancing, |rng| rng.log_range(lo, hi));
             // Without enhancement there is no ET to order; check the rest with ET at its
             // table value.
-            let mut check = table;
+            let mut check = drawn.table;
             if !enhancing {
                 for m in Modality::ALL {
                     check[m.index()][Class::Et.index()] = CONTRAST[m.index()][Class::Et.index()];
                 }
             }
             if physically_ordered(&check) {
-                return CaseContrast {
-                    table,
-                    vessel,
-                    choroid,
-                };
+                return drawn;
             }
         }
         CaseContrast::draw(rng, enhancing)

@@ -91,22 +91,50 @@ struct Acquisition {
     gamma: f32,
 }
 
+/// The ranges an [`AcquisitionMode`] draws from (the constants above).
+struct AcquisitionRanges {
+    scale: (f64, f64),
+    noise: (f64, f64),
+    blur: (f64, f64),
+    bias_sd: (f64, f64),
+    /// `None`: a linear intensity curve (and no draw for it).
+    gamma: Option<(f64, f64)>,
+}
+
+impl AcquisitionMode {
+    fn ranges(self) -> AcquisitionRanges {
+        match self {
+            AcquisitionMode::Realistic => AcquisitionRanges {
+                scale: SCALE_RANGE,
+                noise: NOISE_RANGE,
+                blur: BLUR_RANGE,
+                bias_sd: BIAS_SD,
+                gamma: None,
+            },
+            AcquisitionMode::Randomised => AcquisitionRanges {
+                scale: RANDOM_SCALE_RANGE,
+                noise: RANDOM_NOISE_RANGE,
+                blur: RANDOM_BLUR_RANGE,
+                bias_sd: RANDOM_BIAS_SD,
+                gamma: Some(RANDOM_GAMMA_RANGE),
+            },
+        }
+    }
+}
+
 impl Acquisition {
-    /// The randomised acquisition of training data (see the `RANDOM_*` ranges).
-    fn draw_randomised(rng: &mut Rand) -> Acquisition {
-        let scale = rng.log_range(RANDOM_SCALE_RANGE.0, RANDOM_SCALE_RANGE.1);
-        let noise = scale * rng.range(RANDOM_NOISE_RANGE.0, RANDOM_NOISE_RANGE.1);
-        let blur = rng.range(RANDOM_BLUR_RANGE.0, RANDOM_BLUR_RANGE.1);
+    /// One modality's acquisition in `mode`: scale log-uniform, noise and blur uniform, bias
+    /// coefficients normal, the intensity-curve exponent log-uniform (randomised mode only).
+    fn draw(rng: &mut Rand, mode: AcquisitionMode) -> Acquisition {
+        let r = mode.ranges();
+        let scale = rng.log_range(r.scale.0, r.scale.1);
+        let noise = scale * rng.range(r.noise.0, r.noise.1);
+        let blur = rng.range(r.blur.0, r.blur.1);
         let mut bias = [0.0; 9];
         for (n, b) in bias.iter_mut().enumerate() {
-            *b = rng.normal()
-                * if n < 3 {
-                    RANDOM_BIAS_SD.0
-                } else {
-                    RANDOM_BIAS_SD.1
-                };
+            *b = rng.normal() * if n < 3 { r.bias_sd.0 } else { r.bias_sd.1 };
         }
-        let gamma = rng.log_range(RANDOM_GAMMA_RANGE.0, RANDOM_GAMMA_RANGE.1);
+        let gamma = r.gamma.map_or(1.0, |(lo, hi)| rng.log_range(lo, hi));
         Acquisition {
             scale: scale as f32,
             noise: noise as f32,
@@ -114,25 +142,6 @@ impl Acquisition {
             bias,
             noise_key: rng.bits(),
             gamma: gamma as f32,
-        }
-    }
-
-    /// The realistic acquisition (see the ranges above `RANDOM_*`).
-    fn draw(rng: &mut Rand) -> Acquisition {
-        let scale = rng.log_range(SCALE_RANGE.0, SCALE_RANGE.1);
-        let noise = scale * rng.range(NOISE_RANGE.0, NOISE_RANGE.1);
-        let blur = rng.range(BLUR_RANGE.0, BLUR_RANGE.1);
-        let mut bias = [0.0; 9];
-        for (n, b) in bias.iter_mut().enumerate() {
-            *b = rng.normal() * if n < 3 { BIAS_SD.0 } else { BIAS_SD.1 };
-        }
-        Acquisition {
-            scale: scale as f32,
-            noise: noise as f32,
-            blur,
-            bias,
-            noise_key: rng.bits(),
-            gamma: 1.0,
         }
     }
 
@@ -320,10 +329,7 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
         ContrastMode::Randomised => CaseContrast::draw_randomised(&mut rng, plan.has_enhancement()),
     };
     let enhancement = enhancement_maps(&anat, &mut rng);
-    let acquisitions = Modality::ALL.map(|_| match options.acquisition {
-        AcquisitionMode::Realistic => Acquisition::draw(&mut rng),
-        AcquisitionMode::Randomised => Acquisition::draw_randomised(&mut rng),
-    });
+    let acquisitions = Modality::ALL.map(|_| Acquisition::draw(&mut rng, options.acquisition));
 
     let dims = anatomy.dims();
     let full = dims[0] * dims[1] * dims[2];
@@ -533,7 +539,7 @@ mod tests {
         let mut rng = Rand::new(9);
         let mut gammas = Vec::new();
         for _ in 0..500 {
-            let a = Acquisition::draw_randomised(&mut rng);
+            let a = Acquisition::draw(&mut rng, AcquisitionMode::Randomised);
             let scale = f64::from(a.scale);
             assert!((RANDOM_SCALE_RANGE.0..=RANDOM_SCALE_RANGE.1).contains(&scale));
             let noise = f64::from(a.noise) / scale;
@@ -549,7 +555,7 @@ mod tests {
             }
         }
         assert!(gammas.iter().any(|&g| g < 0.8) && gammas.iter().any(|&g| g > 1.3));
-        let realistic = Acquisition::draw(&mut rng);
+        let realistic = Acquisition::draw(&mut rng, AcquisitionMode::Realistic);
         assert_eq!(realistic.gamma, 1.0);
     }
 }
