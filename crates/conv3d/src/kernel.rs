@@ -451,17 +451,14 @@ pub fn conv3d_input_grad(
         by_phase[tap.phase].push(*tap);
     }
     let direct = direct::available(ci);
-    // Per phase: the packed transposed weights and the (negative) tap offsets of the direct
-    // kernel.
-    let direct_plans: Vec<(Vec<f32>, Vec<isize>)> = if direct {
+    // Per phase: the transposed weights of its taps, packed for the direct kernel.
+    let direct_weights: Vec<Vec<f32>> = if direct {
         by_phase
             .iter()
             .map(|taps| {
-                let weights = direct::pack_weights(taps.len(), co, ci, |t, o, i| {
+                direct::pack_weights(taps.len(), co, ci, |t, o, i| {
                     weight[(o * ci + i) * k3 + taps[t].index]
-                });
-                let offsets = taps.iter().map(|tap| -(tap.shift as isize)).collect();
-                (weights, offsets)
+                })
             })
             .collect()
     } else {
@@ -487,36 +484,39 @@ pub fn conv3d_input_grad(
         let len = (r1 - r0) * wq;
         let sample = &wide[n * co * wide_stride..][..co * wide_stride];
         if direct {
-            let (weights, offsets) = &direct_plans[phase];
-            let base = (plan.margin + q0) as isize;
-            let offsets: Vec<isize> = offsets.iter().map(|o| o + base).collect();
+            // Position q of the tile reads the wide gradient at margin + q0 + q − shift.
+            let offsets: Vec<isize> = taps
+                .iter()
+                .map(|tap| (plan.margin + q0 - tap.shift) as isize)
+                .collect();
             direct::TapSum {
                 input: sample,
                 channel_stride: wide_stride,
                 channels: co,
                 offsets: &offsets,
-                weights,
+                weights: &direct_weights[phase],
             }
             .run(len, scratch, len);
-        }
-        for (t, tap) in taps.iter().enumerate().filter(|_| !direct) {
-            let rhs = &sample[plan.margin + q0 - tap.shift..];
-            debug_assert!((co - 1) * wide_stride + len <= rhs.len());
-            // SAFETY: dst is this task's scratch (ci × len); lhs reads
-            // weight[o·ci·k3 + i·k3 + tap] for i < ci, o < co; rhs reads rhs[o·stride + c]
-            // for o < co, c < len: inside the sample, since margin + q0 + len − shift ≤
-            // margin + q and shift ≤ margin.
-            unsafe {
-                gemm_f32(
-                    [ci, len, co],
-                    scratch.as_mut_ptr(),
-                    len,
-                    t > 0,
-                    weight.as_ptr().add(tap.index),
-                    [k3, ci * k3],
-                    rhs.as_ptr(),
-                    [wide_stride, 1],
-                )
+        } else {
+            for (t, tap) in taps.iter().enumerate() {
+                let rhs = &sample[plan.margin + q0 - tap.shift..];
+                debug_assert!((co - 1) * wide_stride + len <= rhs.len());
+                // SAFETY: dst is this task's scratch (ci × len); lhs reads
+                // weight[o·ci·k3 + i·k3 + tap] for i < ci, o < co; rhs reads rhs[o·stride + c]
+                // for o < co, c < len: inside the sample, since margin + q0 + len − shift ≤
+                // margin + q and shift ≤ margin.
+                unsafe {
+                    gemm_f32(
+                        [ci, len, co],
+                        scratch.as_mut_ptr(),
+                        len,
+                        t > 0,
+                        weight.as_ptr().add(tap.index),
+                        [k3, ci * k3],
+                        rhs.as_ptr(),
+                        [wide_stride, 1],
+                    )
+                }
             }
         }
         let [a, b, c] = plan.phase_offsets(phase);
