@@ -184,6 +184,8 @@ async fn connect(driver: &Driver, downloads: &Path) -> Result<Client> {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        // Containers often give /dev/shm only 64 MB; the renderer's large buffers go to /tmp.
+        "--disable-dev-shm-usage",
         "--enable-unsafe-webgpu",
         "--window-size=1400,1100",
     ];
@@ -494,8 +496,24 @@ fn gzip_size(path: &Path) -> Result<usize> {
 
 // ---- the test ---------------------------------------------------------------------------
 
+/// A failed walk-through, shown as its message chain without a backtrace: CI keeps only the end
+/// of the output, and with `RUST_BACKTRACE` set anyhow's backtrace would push the message out.
+struct Failure(anyhow::Error);
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_segments_cases_in_the_browser_and_nothing_leaves_the_machine() -> Result<()> {
+async fn a_user_segments_cases_in_the_browser_and_nothing_leaves_the_machine() -> Result<(), Failure>
+{
+    user_session().await.map_err(Failure)
+}
+
+/// The whole session: page, files, segmentations, downloads, and the requests it made.
+async fn user_session() -> Result<()> {
     let dist = root().join("dist");
     ensure!(
         dist.join("index.html").exists(),
