@@ -92,7 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         windows.window = [w; 3];
     }
     let window = windows.window;
-    let pipeline = Pipeline::new(model.student, windows, &device)?;
+    let normalization = model.normalization();
+    let pipeline = Pipeline::new(model.student, windows, normalization, &device)?;
     let bar = ProgressBar::new((cases.len() * combinations.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template(

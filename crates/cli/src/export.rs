@@ -76,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let student = Student::load(&config.network, &source, &device)
         .with_context(|| format!("loading {}", source.display()))?;
     student
-        .save_with_window(&args.out, Precision::F16, config.validation_window())
+        .save_for_inference(&args.out, Precision::F16, config.inference_settings())
         .with_context(|| format!("writing {}", args.out.display()))?;
     let evaluation = match &args.eval {
         Some(dir) => Some(EvalSummary::load(&dir.join("summary.json"))?),

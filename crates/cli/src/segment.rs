@@ -129,7 +129,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         windows.window = [w; 3];
     }
     let window = windows.window;
-    let pipeline = Pipeline::new(model.student, windows, &device)?;
+    let normalization = model.normalization();
+    let pipeline = Pipeline::new(model.student, windows, normalization, &device)?;
     let files = case_files(&args)?;
     let scans = Scans::read_paths(files.each_ref().map(Option::as_deref))?;
     let started = std::time::Instant::now();

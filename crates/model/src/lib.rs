@@ -174,7 +174,9 @@ pub use network::{mask_modalities, Student, Teacher};
 pub use pipeline::{CaseLabels, Job, LoadedStudent, Pipeline, PreparedCase, Scans};
 pub use presence::{PresenceHead, PresenceHeadConfig};
 pub use sampler::CombinationSampler;
-pub use store::{Precision, WeightsInfo, LEGACY_LIGHT_WINDOW};
+pub use store::{
+    InferenceSettings, Precision, WeightsInfo, LEGACY_LIGHT_WINDOW, LEGACY_NORMALIZATION,
+};
 
 /// Re-export of Burn, so users get the exact version this crate uses.
 pub use burn;

@@ -6,7 +6,7 @@
 //! 2. **One grid**: the scans must share dims and voxel→world affine (checked when [`Scans`]
 //!    is built); labels are written on that grid, with the header of [`Scans::grid`].
 //! 3. **Prepare** ([`Pipeline::prepare`]): canonical RAS, brain mask, crop and normalisation
-//!    (`adamm_volume::preprocess`), then the network's working grid (block means by the
+//!    (`adamm_volume::preprocess`, with the normalisation the model file records), then the network's working grid (block means by the
 //!    network's `grid_factor`). Any new step before the network belongs here.
 //! 4. **Network**: the student over sliding windows with the adapter entry of the chosen
 //!    combination ([`Pipeline::job`]), driven by [`Job::run`] (synchronous readback) or
@@ -19,7 +19,7 @@ use std::path::Path;
 
 use adamm_volume::brats::{check_one_grid, Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
-use adamm_volume::preprocess::{preprocess, PreprocessOptions, Preprocessed};
+use adamm_volume::preprocess::{preprocess, Normalization, PreprocessOptions, Preprocessed};
 use adamm_volume::{read_bytes, read_path, resample, Volume};
 use burn::tensor::Device;
 
@@ -194,6 +194,11 @@ impl LoadedStudent {
     pub fn sliding_window(&self) -> Result<SlidingWindowConfig, ModelError> {
         Ok(SlidingWindowConfig::new().with_window(self.info.window()?))
     }
+
+    /// The normalisation the file asks for ([`WeightsInfo::normalization`]).
+    pub fn normalization(&self) -> Normalization {
+        self.info.normalization()
+    }
 }
 
 /// The segmentation pipeline of one loaded student (see the module docs). Build it once per
@@ -206,22 +211,34 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline running `student` on `device` with the sliding-window settings `windows`
-    /// (normally [`LoadedStudent::sliding_window`]).
+    /// (normally [`LoadedStudent::sliding_window`]) on cases normalised as `normalization`
+    /// (the one the student was trained with: [`LoadedStudent::normalization`]).
     pub fn new(
         student: Student,
         windows: SlidingWindowConfig,
+        normalization: Normalization,
         device: &Device,
     ) -> Result<Pipeline, ModelError> {
         Ok(Pipeline {
             segmenter: Segmenter::new(student, windows, device)?,
-            preprocess: PreprocessOptions::default(),
+            preprocess: PreprocessOptions {
+                normalization,
+                ..PreprocessOptions::default()
+            },
         })
     }
 
-    /// A pipeline for a loaded student file, with the sliding window it records.
+    /// A pipeline for a loaded student file, with the sliding window and normalisation it
+    /// records.
     pub fn for_student(loaded: LoadedStudent, device: &Device) -> Result<Pipeline, ModelError> {
         let windows = loaded.sliding_window()?;
-        Pipeline::new(loaded.student, windows, device)
+        let normalization = loaded.normalization();
+        Pipeline::new(loaded.student, windows, normalization, device)
+    }
+
+    /// The normalisation cases are prepared with.
+    pub fn normalization(&self) -> Normalization {
+        self.preprocess.normalization
     }
 
     /// The sliding-window segmenter (its network and settings).

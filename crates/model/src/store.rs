@@ -2,12 +2,15 @@
 //!
 //! Every file records what it holds in its metadata: `adamm.kind` (`teacher`, `student` or
 //! `discriminator`), `adamm.config` (the configuration as JSON) and `adamm.precision`
-//! (`f32` or `f16`); student files written for inference also record `adamm.window`, the
-//! sliding window to run them with (see [`WeightsInfo::window`]). Loading checks them against what the caller asks for and refuses a file
+//! (`f32` or `f16`); student files written for inference also record how to run them
+//! ([`InferenceSettings`]): `adamm.window`, the sliding window (see [`WeightsInfo::window`]),
+//! and `adamm.normalization`, the intensity normalisation the network was trained with (see
+//! [`WeightsInfo::normalization`]). Loading checks them against what the caller asks for and refuses a file
 //! made for another network with a message naming the differences; it then checks that every
 //! tensor was found with the right shape. Half-precision files (for the browser) store the
 //! convolution, linear and group-norm weights as f16 and are widened to f32 on load.
 
+use adamm_volume::preprocess::Normalization;
 use burn::config::Config;
 use burn::module::Module;
 use burn::store::burn_pack::{Bytes, Reader};
@@ -24,6 +27,22 @@ const KEY_KIND: &str = "adamm.kind";
 const KEY_CONFIG: &str = "adamm.config";
 const KEY_PRECISION: &str = "adamm.precision";
 const KEY_WINDOW: &str = "adamm.window";
+const KEY_NORMALIZATION: &str = "adamm.normalization";
+
+/// What running a student needs beyond its weights, recorded in the files written for
+/// inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InferenceSettings {
+    /// The sliding window `[x, y, z]` in voxels of the network's working grid, normally the
+    /// training patch.
+    pub window: [usize; 3],
+    /// The intensity normalisation of the training cases.
+    pub normalization: Normalization,
+}
+
+/// The normalisation of student files that record none: every student saved before
+/// `adamm.normalization` existed was trained on z-scored cases.
+pub const LEGACY_NORMALIZATION: Normalization = Normalization::ZScore;
 
 /// The sliding window of student files that record none: every student saved before
 /// `adamm.window` existed is a light-preset network trained on 64³ patches.
@@ -71,6 +90,9 @@ pub struct WeightsInfo {
     /// The sliding window `[x, y, z]` (voxels of the network's working grid) recorded with the
     /// weights, normally the training patch; `None` in files written before it was recorded.
     pub recorded_window: Option<[usize; 3]>,
+    /// The normalisation recorded with the weights; `None` in files written before it was
+    /// recorded.
+    pub recorded_normalization: Option<Normalization>,
 }
 
 impl WeightsInfo {
@@ -96,12 +118,24 @@ impl WeightsInfo {
                 ))
             })?),
         };
+        let recorded_normalization = match get(KEY_NORMALIZATION) {
+            None => None,
+            Some(name) => Some(Normalization::from_name(&name).ok_or_else(|| {
+                let known: Vec<&str> = Normalization::ALL.iter().map(|n| n.name()).collect();
+                ModelError::WeightsMismatch(format!(
+                    "unknown intensity normalisation {name:?} in the file's metadata (this \
+                     version knows {}): the file was written by a newer AdaMM",
+                    known.join(", ")
+                ))
+            })?),
+        };
         match (get(KEY_KIND), get(KEY_CONFIG)) {
             (Some(kind), Some(config_json)) => Ok(WeightsInfo {
                 kind,
                 config_json,
                 precision: get(KEY_PRECISION).unwrap_or_else(|| "f32".into()),
                 recorded_window,
+                recorded_normalization,
             }),
             _ => Err(ModelError::WeightsMismatch(
                 "the file has no AdaMM metadata (adamm.kind, adamm.config): it was not saved by \
@@ -132,6 +166,12 @@ impl WeightsInfo {
         } else {
             SlidingWindowConfig::new().window
         })
+    }
+
+    /// The intensity normalisation to prepare cases with: the one recorded in the file, or
+    /// [`LEGACY_NORMALIZATION`] for files written before it was recorded.
+    pub fn normalization(&self) -> Normalization {
+        self.recorded_normalization.unwrap_or(LEGACY_NORMALIZATION)
     }
 }
 
@@ -171,14 +211,16 @@ impl Persisted for Student {
 fn to_bytes<M: Persisted>(
     module: &M,
     precision: Precision,
-    window: Option<[usize; 3]>,
+    inference: Option<InferenceSettings>,
 ) -> Result<Vec<u8>> {
     let mut store = BurnpackStore::from_bytes(None)
         .metadata(KEY_KIND, M::KIND)
         .metadata(KEY_CONFIG, module.config_json())
         .metadata(KEY_PRECISION, precision.name());
-    if let Some(w) = window {
-        store = store.metadata(KEY_WINDOW, format_window(w));
+    if let Some(settings) = inference {
+        store = store
+            .metadata(KEY_WINDOW, format_window(settings.window))
+            .metadata(KEY_NORMALIZATION, settings.normalization.name());
     }
     if precision == Precision::F16 {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
@@ -392,26 +434,26 @@ persistence!(Teacher, init_teacher, "teacher");
 persistence!(Student, init_student, "student");
 
 impl Student {
-    /// The student's weights with the sliding window to run it with (`adamm.window`,
-    /// normally its training patch on the working grid), as a burnpack file in memory.
-    pub fn to_bytes_with_window(
+    /// The student's weights with how to run it (`adamm.window`, `adamm.normalization`), as a
+    /// burnpack file in memory.
+    pub fn to_bytes_for_inference(
         &self,
         precision: Precision,
-        window: [usize; 3],
+        settings: InferenceSettings,
     ) -> Result<Vec<u8>> {
-        to_bytes(self, precision, Some(window))
+        to_bytes(self, precision, Some(settings))
     }
 
-    /// [`Student::to_bytes_with_window`] written to `path`.
-    pub fn save_with_window(
+    /// [`Student::to_bytes_for_inference`] written to `path`.
+    pub fn save_for_inference(
         &self,
         path: impl AsRef<std::path::Path>,
         precision: Precision,
-        window: [usize; 3],
+        settings: InferenceSettings,
     ) -> Result<()> {
         write_file(
             path.as_ref(),
-            &self.to_bytes_with_window(precision, window)?,
+            &self.to_bytes_for_inference(precision, settings)?,
         )
     }
 }

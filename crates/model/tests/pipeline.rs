@@ -8,11 +8,12 @@ use std::path::Path;
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{
-    AdammConfig, LoadedStudent, ModelError, Pipeline, PipelineError, Precision, Scans,
-    SlidingWindowConfig, WeightsInfo, LEGACY_LIGHT_WINDOW,
+    AdammConfig, InferenceSettings, LoadedStudent, ModelError, Pipeline, PipelineError, Precision,
+    Scans, SlidingWindowConfig, WeightsInfo, LEGACY_LIGHT_WINDOW, LEGACY_NORMALIZATION,
 };
 use adamm_volume::brats::Availability;
 use adamm_volume::nifti_io::{write_bytes, Datatype, Header};
+use adamm_volume::preprocess::Normalization;
 use adamm_volume::{Affine, Volume};
 use common::{block_on, noise, tiny};
 
@@ -45,18 +46,31 @@ fn the_window_comes_from_the_model_file_and_old_files_follow_a_rule() {
     let student = tiny().init_student(&device).unwrap();
 
     // Recorded: the file says how to run it.
-    let bytes = student
-        .to_bytes_with_window(Precision::F16, [32, 48, 16])
-        .unwrap();
-    let info = WeightsInfo::from_bytes(&bytes).unwrap();
-    assert_eq!(info.recorded_window, Some([32, 48, 16]));
-    let loaded = LoadedStudent::from_bytes(&bytes, &device).unwrap();
-    assert_eq!(loaded.sliding_window().unwrap().window, [32, 48, 16]);
+    for normalization in Normalization::ALL {
+        let settings = InferenceSettings {
+            window: [32, 48, 16],
+            normalization,
+        };
+        let bytes = student
+            .to_bytes_for_inference(Precision::F16, settings)
+            .unwrap();
+        let info = WeightsInfo::from_bytes(&bytes).unwrap();
+        assert_eq!(info.recorded_window, Some([32, 48, 16]));
+        assert_eq!(info.recorded_normalization, Some(normalization));
+        let loaded = LoadedStudent::from_bytes(&bytes, &device).unwrap();
+        assert_eq!(loaded.sliding_window().unwrap().window, [32, 48, 16]);
+        let pipeline = Pipeline::for_student(loaded, &device).unwrap();
+        assert_eq!(pipeline.normalization(), normalization);
+    }
 
-    // Not recorded (files written before the field): 128³ for a network other than light…
+    // Not recorded (files written before the fields): z-score, the only normalisation then,
+    // and 128³ for a network other than light…
     let old = student.to_bytes(Precision::F32).unwrap();
     let info = WeightsInfo::from_bytes(&old).unwrap();
     assert_eq!(info.recorded_window, None);
+    assert_eq!(info.recorded_normalization, None);
+    assert_eq!(info.normalization(), Normalization::ZScore);
+    assert_eq!(LEGACY_NORMALIZATION, Normalization::ZScore);
     assert_eq!(info.window().unwrap(), SlidingWindowConfig::new().window);
     assert_eq!(info.window().unwrap(), [128, 128, 128]);
 
@@ -158,7 +172,7 @@ fn both_drivers_give_the_same_labels_on_the_scans_grid() {
     ])
     .unwrap();
     let windows = SlidingWindowConfig::new().with_window([16, 16, 16]);
-    let pipeline = Pipeline::new(student, windows, &device).unwrap();
+    let pipeline = Pipeline::new(student, windows, Normalization::Robust, &device).unwrap();
     let case = pipeline.prepare(&scans).unwrap();
 
     let combination = Availability::parse("0011").unwrap();

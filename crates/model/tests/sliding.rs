@@ -8,6 +8,7 @@ use adamm_model::burn::tensor::{Device, Tensor, TensorData};
 use adamm_model::infer::{gaussian_weights, window_starts};
 use adamm_model::{probabilities_to_labels, Segmenter, SlidingWindowConfig, Student};
 use adamm_volume::brats::Availability;
+use adamm_volume::preprocess::Normalization;
 use common::{block_on, max_abs_diff, noise, tiny, values};
 
 fn channels(dims: [usize; 3], seed: u64) -> Vec<Vec<f32>> {
@@ -326,7 +327,7 @@ fn whole_case_tumour_probabilities_vanish_outside_the_brain() {
     ])
     .unwrap();
     let config = SlidingWindowConfig::new().with_window([16, 16, 16]);
-    let pipeline = Pipeline::new(student, config, &device).unwrap();
+    let pipeline = Pipeline::new(student, config, Normalization::Robust, &device).unwrap();
     let prepared = pipeline.prepare(&scans).unwrap();
     let case = &prepared.case;
     assert!(

@@ -1,20 +1,31 @@
 //! Preprocessed training cases, cached on disk so that each one is read and preprocessed once.
 //!
 //! A [`TrainingCase`] is the brain crop of a case in canonical RAS (see
-//! [`adamm_volume::preprocess`]): four z-scored channels and the internal label map, optionally
-//! at a coarser working resolution (every `factor` voxels averaged into one; labels by majority,
-//! ties to the higher label). The cache file is little-endian: the magic `ADAMMCASE1`, three u32
-//! dims, four f32 channels, then the u8 labels.
+//! [`adamm_volume::preprocess`]): four channels normalised as the run's configuration says
+//! (the same [`Normalization`] its students record for inference) and the internal label map,
+//! optionally at a coarser working resolution (every `factor` voxels averaged into one; labels
+//! by majority, ties to the higher label) — a [`CasePreparation`]. The cache file is
+//! little-endian: the magic `ADAMMCASE1`, three u32 dims, four f32 channels, then the u8
+//! labels; its name carries the preparation, so runs prepared differently never share one.
 
 use std::path::{Path, PathBuf};
 
 use adamm_volume::brats::{load_case, CaseFiles, Modality};
-use adamm_volume::preprocess::{preprocess_case, PreprocessOptions};
+use adamm_volume::preprocess::{preprocess_case, Normalization, PreprocessOptions};
 use adamm_volume::resample::{block_mean, coarse_dims};
 
 use crate::error::TrainError;
 
 const MAGIC: &[u8; 10] = b"ADAMMCASE1";
+
+/// How a training case is prepared from its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CasePreparation {
+    /// Coarsening of the working grid (1 = full resolution; the network's `grid_factor`).
+    pub factor: usize,
+    /// Intensity normalisation over the brain.
+    pub normalization: Normalization,
+}
 
 /// One case ready for patch sampling.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,9 +41,12 @@ pub struct TrainingCase {
 }
 
 impl TrainingCase {
-    /// Loads and preprocesses a case with all four modalities and a segmentation, then
-    /// coarsens it by `factor` (1 = full resolution).
-    pub fn from_files(files: &CaseFiles, factor: usize) -> Result<TrainingCase, TrainError> {
+    /// Loads and preprocesses a case with all four modalities and a segmentation as
+    /// `preparation` says (normalised, then coarsened).
+    pub fn from_files(
+        files: &CaseFiles,
+        preparation: CasePreparation,
+    ) -> Result<TrainingCase, TrainError> {
         let case = load_case(files)?;
         let missing: Vec<&str> = Modality::ALL
             .iter()
@@ -52,7 +66,11 @@ impl TrainingCase {
                 files.id
             )));
         };
-        let pre = preprocess_case(&case, PreprocessOptions::default())?;
+        let options = PreprocessOptions {
+            normalization: preparation.normalization,
+            ..PreprocessOptions::default()
+        };
+        let pre = preprocess_case(&case, options)?;
         let labels = pre.labels_from_native(seg)?;
         let full = TrainingCase {
             id: files.id.clone(),
@@ -60,7 +78,7 @@ impl TrainingCase {
             channels: pre.channels,
             labels,
         };
-        Ok(full.coarsen(factor))
+        Ok(full.coarsen(preparation.factor))
     }
 
     /// Averages `factor`³ blocks (partial blocks at the far edges included).
@@ -153,23 +171,28 @@ impl TrainingCase {
     }
 }
 
-/// Where the cache file of case `id` at coarsening `factor` lives under `dir`.
-pub fn cache_path(dir: &Path, id: &str, factor: usize) -> PathBuf {
-    dir.join(format!("{id}.x{factor}.adammcase"))
+/// Where the cache file of case `id` prepared as `preparation` lives under `dir`:
+/// `<id>.x<factor>.<normalisation>.adammcase`.
+pub fn cache_path(dir: &Path, id: &str, preparation: CasePreparation) -> PathBuf {
+    dir.join(format!(
+        "{id}.x{}.{}.adammcase",
+        preparation.factor,
+        preparation.normalization.name()
+    ))
 }
 
 /// Returns the cached case, building and saving it first if needed.
 pub fn cached_case(
     dir: &Path,
     files: &CaseFiles,
-    factor: usize,
+    preparation: CasePreparation,
 ) -> Result<TrainingCase, TrainError> {
-    let path = cache_path(dir, &files.id, factor);
+    let path = cache_path(dir, &files.id, preparation);
     if path.exists() {
         return TrainingCase::load(&path, &files.id);
     }
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-    let case = TrainingCase::from_files(files, factor)?;
+    let case = TrainingCase::from_files(files, preparation)?;
     case.save(&path)?;
     Ok(case)
 }
@@ -192,7 +215,14 @@ mod tests {
     fn cache_round_trip_and_corruption_is_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let c = case([3, 4, 5]);
-        let path = cache_path(dir.path(), "c", 1);
+        let path = cache_path(
+            dir.path(),
+            "c",
+            CasePreparation {
+                factor: 1,
+                normalization: Normalization::Robust,
+            },
+        );
         c.save(&path).expect("save");
         assert_eq!(TrainingCase::load(&path, "c").expect("load"), c);
         let bytes = std::fs::read(&path).expect("read");

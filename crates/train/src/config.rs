@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use adamm_model::{AdammConfig, LossConfig};
+use adamm_model::{AdammConfig, InferenceSettings, LossConfig};
+use adamm_volume::preprocess::Normalization;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -55,6 +56,15 @@ pub struct TrainConfig {
     pub validation_window: [usize; 3],
     /// Write a checkpoint every this many iterations (and at the end). Default: 100.
     pub checkpoint_every: usize,
+    /// Intensity normalisation of the training cases, recorded in the students it saves.
+    /// Default: robust (median and IQR); a `config.json` without it (written before it
+    /// existed) is a z-score run.
+    #[serde(default = "legacy_normalization")]
+    pub normalization: Normalization,
+}
+
+fn legacy_normalization() -> Normalization {
+    adamm_model::LEGACY_NORMALIZATION
 }
 
 impl Default for TrainConfig {
@@ -81,6 +91,7 @@ impl Default for TrainConfig {
             validation_combinations: 2,
             validation_window: [0, 0, 0],
             checkpoint_every: 100,
+            normalization: Normalization::Robust,
         }
     }
 }
@@ -179,6 +190,15 @@ impl TrainConfig {
         }
     }
 
+    /// How the students this run saves are to be run: the validation window and the
+    /// normalisation.
+    pub fn inference_settings(&self) -> InferenceSettings {
+        InferenceSettings {
+            window: self.validation_window(),
+            normalization: self.normalization,
+        }
+    }
+
     /// Learning rate at `iteration` under the poly schedule.
     pub fn learning_rate_at(&self, base: f64, iteration: usize) -> f64 {
         let done = (iteration as f64 / self.iterations as f64).min(1.0);
@@ -215,6 +235,33 @@ mod tests {
         let partial = TrainConfig::load(&path).expect("partial");
         assert_eq!(partial.iterations, 5);
         assert_eq!(partial.learning_rate, 1e-4);
+    }
+
+    #[test]
+    fn new_runs_normalise_robustly_and_old_configs_stay_z_score_runs() {
+        assert_eq!(TrainConfig::light().normalization, Normalization::Robust);
+        assert_eq!(TrainConfig::paper().normalization, Normalization::Robust);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("config.json");
+        // A config.json written before the field existed.
+        let mut old = serde_json::to_value(TrainConfig::light()).expect("json");
+        old.as_object_mut().expect("object").remove("normalization");
+        std::fs::write(&path, old.to_string()).expect("write");
+        let loaded = TrainConfig::load(&path).expect("load");
+        assert_eq!(loaded.normalization, Normalization::ZScore);
+        assert!(
+            !loaded.same_training(&TrainConfig::light()),
+            "resuming it must not switch"
+        );
+        assert_eq!(
+            loaded.inference_settings().normalization,
+            Normalization::ZScore
+        );
+        std::fs::write(&path, r#"{"normalization": "robust"}"#).expect("write");
+        assert_eq!(
+            TrainConfig::load(&path).expect("load").normalization,
+            Normalization::Robust
+        );
     }
 
     #[test]

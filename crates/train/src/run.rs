@@ -12,7 +12,7 @@ use adamm_synth::Provenance;
 use adamm_volume::brats::{discover_cases, CaseFiles};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{cached_case, TrainingCase};
+use crate::cache::{cached_case, CasePreparation, TrainingCase};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::plot::{line_chart, Series};
@@ -109,7 +109,7 @@ fn load_cases(
     cases: &[CaseFiles],
     cache: &Path,
     ids: &[String],
-    factor: usize,
+    preparation: CasePreparation,
     observer: &mut dyn Observer,
     offset: usize,
     total: usize,
@@ -122,7 +122,7 @@ fn load_cases(
                 data.display()
             ))
         })?;
-        out.push(cached_case(cache, files, factor)?);
+        out.push(cached_case(cache, files, preparation)?);
         observer.loading(offset + i + 1, total);
     }
     Ok(out)
@@ -202,14 +202,17 @@ fn drive(
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<Outcome, TrainError> {
-    let factor = trainer.config().network.grid_factor;
+    let preparation = CasePreparation {
+        factor: trainer.config().network.grid_factor,
+        normalization: trainer.config().normalization,
+    };
     let total = split.train.len() + split.val.len();
     let train = load_cases(
         options.data,
         cases,
         options.cache,
         &split.train,
-        factor,
+        preparation,
         observer,
         0,
         total,
@@ -219,7 +222,7 @@ fn drive(
         cases,
         options.cache,
         &split.val,
-        factor,
+        preparation,
         observer,
         split.train.len(),
         total,
@@ -241,10 +244,10 @@ fn drive(
             if best {
                 trainer
                     .student()
-                    .save_with_window(
+                    .save_for_inference(
                         paths.best_student(),
                         Precision::F32,
-                        trainer.config().validation_window(),
+                        trainer.config().inference_settings(),
                     )
                     .map_err(|e| TrainError::Invalid(e.to_string()))?;
             }

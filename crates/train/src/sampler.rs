@@ -20,7 +20,7 @@ pub struct SamplerConfig {
     pub flip_probability: f64,
     /// Intensity scale jitter: factor drawn from `1 ± scale` (default 0.1).
     pub intensity_scale: f32,
-    /// Intensity shift jitter: offset drawn from `± shift` (default 0.1, z-score units).
+    /// Intensity shift jitter: offset drawn from `± shift` (default 0.1, in units of the normalised intensity).
     pub intensity_shift: f32,
 }
 
@@ -135,7 +135,7 @@ pub fn sample_patch(
                 labels[o] = case.labels[s];
                 for (c, (scale, shift)) in jitter.iter().enumerate() {
                     let v = case.channels[c][s];
-                    // Background stays exactly 0 (the brain mask is what z-scoring left non-zero).
+                    // Background stays exactly 0 (the brain mask is what normalising left non-zero).
                     input[c * n + o] = if v != 0.0 { v * scale + shift } else { 0.0 };
                 }
             }

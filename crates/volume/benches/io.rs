@@ -1,5 +1,5 @@
 //! Reading a BraTS-size `.nii.gz` (the SRI24 T1, 240×240×155 int16), and preprocessing four
-//! such volumes (canonical reorientation, brain mask, crop, z-score).
+//! such volumes (canonical reorientation, brain mask, crop, robust normalisation).
 
 use std::path::Path;
 

@@ -3,8 +3,9 @@
 //! Steps (in [`preprocess`]): each present modality is brought to canonical RAS
 //! ([`crate::geometry`]); the brain mask is the set of voxels that are non-zero in any present
 //! modality; the grid is cropped to the mask's bounding box plus a margin; each present modality
-//! is normalised over brain voxels (z-score by default, min–max as the authors did, optional);
-//! voxels outside the brain and absent modalities are 0. [`Preprocessed::labels_to_native`]
+//! is normalised over brain voxels ([`Normalization`]: robust by default — median and
+//! interquartile range, clipped — or the z-score of the models trained before it, or min–max as
+//! the authors did); voxels outside the brain and absent modalities are 0. [`Preprocessed::labels_to_native`]
 //! pastes a label map computed on the crop back into the full input grid and orientation.
 
 use crate::brats::{Availability, LoadedCase, Modality};
@@ -13,19 +14,57 @@ use crate::geometry::{Affine, AxisMap};
 use crate::volume::Volume;
 
 /// Intensity normalisation over brain voxels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// A network is trained with one of them and must be run with the same one: model files record
+/// it (`adamm.normalization`), training configurations too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Normalization {
-    /// (v − mean) / std over brain voxels (std floored at 1e-8).
+    /// (v − median) / (IQR / 1.349) over brain voxels, clipped to ±[`ROBUST_CLIP`]: the
+    /// interquartile range of a normal distribution is 1.349 σ, so tissue lands where a z-score
+    /// would put it, but neither a handful of extreme voxels (vessels, artefacts), negative
+    /// interpolation values at the edge nor a bright edema of a third of the brain moves the
+    /// centre or the scale much. Falls back to the standard deviation when the IQR is 0 (an
+    /// image of a few distinct values). The default.
     #[default]
+    Robust,
+    /// (v − mean) / std over brain voxels (std floored at 1e-8): the models trained before the
+    /// robust normalisation (files that record none).
     ZScore,
     /// (v − min) / (max − min) over brain voxels, as the authors' code did.
     MinMax,
 }
 
+/// Robust-normalised values are clipped to ±this many robust standard deviations.
+pub const ROBUST_CLIP: f32 = 10.0;
+
+impl Normalization {
+    /// Every normalisation, in declaration order.
+    pub const ALL: [Normalization; 3] = [
+        Normalization::Robust,
+        Normalization::ZScore,
+        Normalization::MinMax,
+    ];
+
+    /// The name model files and configurations record: `robust`, `zscore` or `minmax`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Normalization::Robust => "robust",
+            Normalization::ZScore => "zscore",
+            Normalization::MinMax => "minmax",
+        }
+    }
+
+    /// The normalisation called `name` (see [`Normalization::name`]).
+    pub fn from_name(name: &str) -> Option<Normalization> {
+        Normalization::ALL.into_iter().find(|n| n.name() == name)
+    }
+}
+
 /// Preprocessing options.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreprocessOptions {
-    /// Normalisation (default z-score).
+    /// Normalisation (default [`Normalization::Robust`]).
     pub normalization: Normalization,
     /// Voxels added around the brain bounding box on every side (default 2), clipped to the
     /// grid.
@@ -35,7 +74,7 @@ pub struct PreprocessOptions {
 impl Default for PreprocessOptions {
     fn default() -> Self {
         PreprocessOptions {
-            normalization: Normalization::ZScore,
+            normalization: Normalization::Robust,
             margin: 2,
         }
     }
@@ -247,29 +286,57 @@ pub fn normalize(data: &[f32], brain: &[bool], how: Normalization) -> Vec<f32> {
     if count == 0 {
         return vec![0.0; data.len()];
     }
-    let (offset, scale) = match how {
+    let mean_std = || {
+        let mean = inside().sum::<f64>() / count as f64;
+        let var = inside().map(|v| (v - mean).powi(2)).sum::<f64>() / count as f64;
+        (mean, var.sqrt().max(1e-8))
+    };
+    let (offset, scale, clip) = match how {
+        Normalization::Robust => {
+            let mut values: Vec<f32> = inside().map(|v| v as f32).collect();
+            let [q1, median, q3] = quartiles(&mut values);
+            let iqr_sigma = (q3 - q1) / 1.349;
+            let scale = if iqr_sigma > 0.0 {
+                iqr_sigma
+            } else {
+                mean_std().1
+            };
+            (median, scale, Some(f64::from(ROBUST_CLIP)))
+        }
         Normalization::ZScore => {
-            let mean = inside().sum::<f64>() / count as f64;
-            let var = inside().map(|v| (v - mean).powi(2)).sum::<f64>() / count as f64;
-            (mean, var.sqrt().max(1e-8))
+            let (mean, std) = mean_std();
+            (mean, std, None)
         }
         Normalization::MinMax => {
             let (lo, hi) = inside().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
                 (lo.min(v), hi.max(v))
             });
-            (lo, (hi - lo).max(1e-8))
+            (lo, (hi - lo).max(1e-8), None)
         }
     };
     data.iter()
         .zip(brain)
         .map(|(&v, &b)| {
-            if b {
-                ((v as f64 - offset) / scale) as f32
-            } else {
-                0.0
+            if !b {
+                return 0.0;
+            }
+            let z = (v as f64 - offset) / scale;
+            match clip {
+                Some(c) => z.clamp(-c, c) as f32,
+                None => z as f32,
             }
         })
         .collect()
+}
+
+/// The first quartile, median and third quartile of `values` (not empty; reordered), each the
+/// lower of the two middle values where the position falls between them.
+fn quartiles(values: &mut [f32]) -> [f64; 3] {
+    let n = values.len();
+    [n / 4, n / 2, (3 * n) / 4].map(|rank| {
+        let (_, v, _) = values.select_nth_unstable_by(rank.min(n - 1), f32::total_cmp);
+        f64::from(*v)
+    })
 }
 
 #[cfg(test)]
@@ -314,7 +381,7 @@ mod tests {
             [Some(&t1), None, None, Some(&flair)],
             PreprocessOptions {
                 margin: 1,
-                ..Default::default()
+                normalization: Normalization::ZScore,
             },
         )
         .expect("ok");
@@ -358,6 +425,103 @@ mod tests {
         }
         assert_eq!(p.labels_from_native(&native).expect("size"), labels);
         assert!(p.labels_to_native(&[0u8; 3]).is_err());
+    }
+
+    /// A brain of `n` voxels: normal tissue spread over [900, 1100] by a fixed pattern.
+    fn tissue(n: usize) -> Vec<f32> {
+        (0..n).map(|i| 900.0 + (i * 37 % 201) as f32).collect()
+    }
+
+    fn robust(data: &[f32]) -> Vec<f32> {
+        normalize(data, &vec![true; data.len()], Normalization::Robust)
+    }
+
+    #[test]
+    fn robust_normalisation_centres_tissue_like_a_z_score() {
+        // A normal-like sample: the IQR rescaled by 1.349 is close to its standard deviation.
+        let data: Vec<f32> = (1..=2000)
+            .map(|i| {
+                // Inverse of the logistic CDF is close enough to normal quantiles for this.
+                let p = i as f64 / 2001.0;
+                (100.0 + 15.0 * (p / (1.0 - p)).ln() * 0.5513) as f32
+            })
+            .collect();
+        let out = robust(&data);
+        let mut sorted = out.clone();
+        sorted.sort_by(f32::total_cmp);
+        assert!(sorted[1000].abs() < 0.01, "median {}", sorted[1000]);
+        let iqr = sorted[1500] - sorted[500];
+        assert!((iqr - 1.349).abs() < 0.02, "IQR {iqr}");
+    }
+
+    #[test]
+    fn robust_normalisation_ignores_outliers_negatives_and_a_large_lesion() {
+        let base = tissue(10_000);
+        let reference = robust(&base);
+        // A few extreme voxels (a vessel, an artefact) and interpolation negatives at the edge.
+        let mut spiky = base.clone();
+        for v in spiky.iter_mut().take(20) {
+            *v = 1.0e6;
+        }
+        for v in spiky.iter_mut().skip(20).take(30) {
+            *v = -50.0;
+        }
+        let out = robust(&spiky);
+        let moved = out[100..]
+            .iter()
+            .zip(&reference[100..])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(moved < 0.02, "tissue moved by {moved}");
+        assert!(
+            out[..20].iter().all(|&v| v == ROBUST_CLIP),
+            "spikes clipped"
+        );
+        assert!(out[20..50].iter().all(|&v| v == -ROBUST_CLIP));
+        let z = normalize(&spiky, &vec![true; spiky.len()], Normalization::ZScore);
+        assert!(
+            z[100..].iter().all(|v| v.abs() < 0.1),
+            "the z-score squashes all tissue to about 0 (the contrast the robust one keeps)"
+        );
+
+        // A bright lesion over 30 % of the brain: the tissue's normalised values move far less
+        // under the robust normalisation than under the z-score.
+        let mut lesion = base.clone();
+        for v in lesion.iter_mut().take(3_000) {
+            *v = 2_000.0;
+        }
+        let shift = |how: Normalization| {
+            let a = normalize(&base, &vec![true; base.len()], how);
+            let b = normalize(&lesion, &vec![true; lesion.len()], how);
+            let tissue_mean = |x: &[f32]| x[3_000..].iter().sum::<f32>() / 7_000.0;
+            (tissue_mean(&a) - tissue_mean(&b)).abs()
+        };
+        let (r, z) = (shift(Normalization::Robust), shift(Normalization::ZScore));
+        assert!(r < 0.6 * z, "robust shift {r} vs z-score shift {z}");
+    }
+
+    #[test]
+    fn robust_normalisation_of_a_flat_image_falls_back_to_the_standard_deviation() {
+        // More than three quarters one value: the IQR is 0.
+        let data: Vec<f32> = (0..400).map(|i| if i < 310 { 5.0 } else { 9.0 }).collect();
+        let out = robust(&data);
+        assert!(out.iter().all(|v| v.is_finite()));
+        assert_eq!(out[0], 0.0, "the median is the centre");
+        // The std of 310 × 5 and 90 × 9 is 4·√(p(1 − p)) with p = 90 / 400.
+        let p = 90.0f32 / 400.0;
+        let std = 4.0 * (p * (1.0 - p)).sqrt();
+        assert!((out[399] - 4.0 / std).abs() < 1e-4, "{}", out[399]);
+        let constant = robust(&[7.0; 10]);
+        assert!(constant.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn normalisation_names_round_trip() {
+        for n in Normalization::ALL {
+            assert_eq!(Normalization::from_name(n.name()), Some(n));
+        }
+        assert_eq!(Normalization::from_name("z-score"), None);
+        assert_eq!(Normalization::default(), Normalization::Robust);
     }
 
     #[test]
