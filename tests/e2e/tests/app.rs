@@ -583,7 +583,10 @@ async fn user_session() -> Result<()> {
         .filter(|u| !u.starts_with(&format!("{origin}/")))
         .collect();
     ensure!(foreign.is_empty(), "requests left the machine: {foreign:?}");
-    let served = requests.lock().unwrap().clone();
+    let served = requests
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the file server thread panicked"))?
+        .clone();
     ensure!(
         served.iter().any(|p| p.ends_with("adamm-light.bpk")),
         "the model was not fetched from the page's origin: {served:?}"
