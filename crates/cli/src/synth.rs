@@ -8,7 +8,7 @@ use std::time::Instant;
 use adamm_synth::anatomy::{is_held_out_name, HELD_OUT_ANATOMY};
 use adamm_synth::{
     anatomy_for, case_id, case_seed, generate_with, AcquisitionMode, Anatomy, Class, ClassTotals,
-    ContrastMode, GenerateOptions, TumourPlan,
+    ContrastMode, GenerateOptions, ShapeMode, TumourPlan,
 };
 use adamm_volume::brats::{label, Modality, Naming};
 use anyhow::Context;
@@ -29,10 +29,12 @@ enum NamingArg {
 /// How cases look: realistic (evaluation, demonstration) or randomised (training data).
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ModeArg {
-    /// Raw-BraTS-like contrasts (±6 %) and acquisition.
+    /// Raw-BraTS-like contrasts (±6 %), acquisition, brain shapes and tumours.
     Realistic,
     /// Contrasts ×0.6–1.6 per class under the physical orderings; WM at 100–5000, noise 1–8 %,
-    /// blur σ 0.3–1.2, bias about ±40 %, a random intensity curve (see adamm_synth).
+    /// blur σ 0.3–1.2, bias about ±40 %, a random intensity curve; larger brain deformations,
+    /// ventricle size and atrophy; tumours of 0.1 to over 300 mL, 1–4 foci, cysts, no to
+    /// extensive edema, in deep, lobar, cortical or periventricular locations (see adamm_synth).
     Randomised,
 }
 
@@ -54,7 +56,8 @@ pub struct Args {
     /// File names and labels: 2023 (-t1n … -seg, ET = 3) or 2021 (_t1 … _seg, ET = 4).
     #[arg(long, value_enum, default_value = "2023")]
     naming: NamingArg,
-    /// Realistic cases, or randomised ones for training (wide contrasts and acquisitions).
+    /// Realistic cases, or randomised ones for training (wide contrasts, acquisitions, brain
+    /// shapes and tumours).
     #[arg(long, value_enum, default_value = "realistic")]
     mode: ModeArg,
     /// Cases generated at once, one per thread (default: all cores; each needs about
@@ -107,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ModeArg::Randomised => GenerateOptions {
             contrast: ContrastMode::Randomised,
             acquisition: AcquisitionMode::Randomised,
+            shape: ShapeMode::Randomised,
         },
     };
     let held_out = args

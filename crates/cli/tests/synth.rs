@@ -79,6 +79,7 @@ fn synth_writes_brats_cases_a_preview_and_stats() {
         assert!(["sri24", "colin27"].contains(&provenance.anatomy.as_str()));
         assert!(!provenance.held_out);
         assert_eq!(provenance.contrast, "realistic");
+        assert_eq!(provenance.shape, "realistic");
         assert_eq!(case.naming, Naming::Brats2021);
         assert_eq!(case.availability().code(), "1111");
         assert_eq!(case.dir, out.join(&case.id));
@@ -127,8 +128,8 @@ fn synth_writes_brats_cases_a_preview_and_stats() {
         );
     }
 
-    // --mode randomised: recorded in synth.json, and the same case (same anatomy and tumour)
-    // looks different.
+    // --mode randomised: recorded in synth.json (contrast, acquisition and shape), and the case
+    // of the same seed (same anatomy) looks different.
     let randomised = dir.path().join("randomised");
     ok(&adamm(&[
         "synth",
@@ -156,6 +157,7 @@ fn synth_writes_brats_cases_a_preview_and_stats() {
         ),
         ("randomised", "randomised")
     );
+    assert_eq!(provenance.shape, "randomised");
     let name = "SynGLI_00000/SynGLI_00000_flair.nii.gz";
     let a = read_path(&out.join(name)).expect("realistic");
     let b = read_path(&randomised.join(name)).expect("randomised");

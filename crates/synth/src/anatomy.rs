@@ -3,12 +3,13 @@
 //! read once and turned into interpolable partial-volume maps.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use adamm_volume::brats::check_same_grid;
 use adamm_volume::{read_path, Header, Volume};
 
 use crate::error::SynthError;
-use crate::field::{depth_inside, gaussian_blur, Region};
+use crate::field::{depth_inside, distance_to, gaussian_blur, Region};
 
 /// File name of the skull-stripped SRI24 atlas T1 inside an anatomy folder.
 pub const T1_FILE: &str = "sri24_t1_stripped.nii.gz";
@@ -48,6 +49,9 @@ pub const SEED_DEPTH_MM: f32 = 6.0;
 pub const SEED_MIN_HEIGHT: f64 = 0.35;
 /// Margin (voxels) around the atlas brain where a deformed brain may reach.
 pub const WORK_MARGIN: f64 = 12.0;
+/// Margin (voxels) around the atlas brain where a brain deformed in the randomised shape mode
+/// (`ShapeMode::Randomised`: up to ±15 % scaling, ±15° rotations, 10 mm fields) may reach.
+pub const RANDOM_WORK_MARGIN: f64 = 24.0;
 /// Scale of the stored atlas texture: values are kept as `i8` hundredths.
 const TEXTURE_SCALE: f32 = 100.0;
 
@@ -61,6 +65,62 @@ pub(crate) struct AtlasSample {
     pub texture: f32,
     /// Fraction of ventricular CSF.
     pub ventricle: f32,
+}
+
+/// Scale of the stored signed ventricle distance: `i8` tenths of a millimetre (±12.7 mm).
+const VENTRICLE_DISTANCE_SCALE: f32 = 10.0;
+
+/// Where an anatomy's ventricles (CSF deeper than [`VENTRICLE_DEPTH_MM`]) are.
+struct VentricleGeometry {
+    /// Per tumour seed: distance (mm) to the nearest ventricular voxel (infinite without
+    /// ventricles).
+    seed_distance: Vec<f32>,
+    /// Over the brain box: the signed distance from the ventricle surface (negative inside),
+    /// in `i8` tenths of a millimetre, clamped to ±12.7 mm.
+    signed: Vec<i8>,
+}
+
+impl VentricleGeometry {
+    fn of(anatomy: &Anatomy) -> VentricleGeometry {
+        let [nx, ny, _] = anatomy.dims;
+        let b = anatomy.brain_box;
+        let bd = b.dims;
+        let full_index = |l: usize| {
+            let (i, j, k) = (l % bd[0], (l / bd[0]) % bd[1], l / (bd[0] * bd[1]));
+            (b.lo[0] + i) + nx * ((b.lo[1] + j) + ny * (b.lo[2] + k))
+        };
+        let ventricle: Vec<bool> = (0..b.len())
+            .map(|l| anatomy.packed[full_index(l)][3] >= 128)
+            .collect();
+        let outside = distance_to(&ventricle, bd);
+        let not_ventricle: Vec<bool> = ventricle.iter().map(|&v| !v).collect();
+        let inside = distance_to(&not_ventricle, bd);
+        // Voxel centres one step from the other side are half a voxel from the surface.
+        let signed = (0..b.len())
+            .map(|l| {
+                let d = if ventricle[l] {
+                    0.5 - inside[l]
+                } else {
+                    outside[l] - 0.5
+                };
+                (d * VENTRICLE_DISTANCE_SCALE).clamp(-127.0, 127.0).round() as i8
+            })
+            .collect();
+        let seed_distance = anatomy
+            .seeds
+            .iter()
+            .map(|&(idx, _)| {
+                let idx = idx as usize;
+                let p = [idx % nx, (idx / nx) % ny, idx / (nx * ny)];
+                let q = [0, 1, 2].map(|a| p[a] - b.lo[a]);
+                outside[q[0] + bd[0] * (q[1] + bd[1] * q[2])]
+            })
+            .collect();
+        VentricleGeometry {
+            seed_distance,
+            signed,
+        }
+    }
 }
 
 /// The atlas anatomy: grid, header, partial-volume maps and the voxels that may seed tumours.
@@ -78,8 +138,13 @@ pub struct Anatomy {
     brain_box: Region,
     /// Where deformed brains can be: the brain box plus [`WORK_MARGIN`].
     work: Region,
+    /// Where brains deformed in the randomised shape mode can be: plus [`RANDOM_WORK_MARGIN`].
+    random_work: Region,
     /// Deep supratentorial white-matter voxels (index, depth in mm) that may seed a tumour.
     seeds: Vec<(u32, f32)>,
+    /// Where the ventricles are, computed on first use (by the randomised shape mode only,
+    /// so that realistic runs do not pay for it).
+    ventricle_geometry: OnceLock<VentricleGeometry>,
     /// Mean atlas T1 of CSF, GM and WM (the SRI24 file gives about 282, 492, 705).
     t1_means: [f32; 3],
 }
@@ -228,7 +293,9 @@ impl Anatomy {
         }
         let to_f = |p: [usize; 3], d: f64| p.map(|v| v as f64 + d);
         let grow = |d: f64| Region::clipped(to_f(lo, -d), to_f(hi, d), dims);
-        let (Some(brain_box), Some(work)) = (grow(1.0), grow(WORK_MARGIN)) else {
+        let (Some(brain_box), Some(work), Some(random_work)) =
+            (grow(1.0), grow(WORK_MARGIN), grow(RANDOM_WORK_MARGIN))
+        else {
             return Err(SynthError::MissingTissue {
                 file: tissue_name.to_path_buf(),
                 class: "brain",
@@ -258,7 +325,9 @@ impl Anatomy {
             packed,
             brain_box,
             work,
+            random_work,
             seeds,
+            ventricle_geometry: OnceLock::new(),
             t1_means,
         })
     }
@@ -283,6 +352,17 @@ impl Anatomy {
         self.work
     }
 
+    /// The part of the grid that brains deformed in the randomised shape mode can occupy (the
+    /// brain box plus [`RANDOM_WORK_MARGIN`], clipped to the grid).
+    pub fn random_work_region(&self) -> Region {
+        self.random_work
+    }
+
+    fn ventricle_geometry(&self) -> &VentricleGeometry {
+        self.ventricle_geometry
+            .get_or_init(|| VentricleGeometry::of(self))
+    }
+
     /// Number of candidate tumour seed voxels.
     pub fn seed_count(&self) -> usize {
         self.seeds.len()
@@ -301,6 +381,46 @@ impl Anatomy {
             ],
             depth,
         )
+    }
+
+    /// Candidate seed `i`'s distance (mm) to the nearest ventricular voxel (infinite without
+    /// ventricles).
+    pub(crate) fn seed_ventricle_distance(&self, i: usize) -> f32 {
+        self.ventricle_geometry().seed_distance[i]
+    }
+
+    /// The signed distance (mm, negative inside) from the ventricle surface at atlas position
+    /// `p`, trilinearly interpolated, within ±12.7 mm (12.7 outside the brain box).
+    pub(crate) fn ventricle_distance(&self, p: [f64; 3]) -> f32 {
+        let b = &self.brain_box;
+        let mut base = [0usize; 3];
+        let mut w = [0f32; 3];
+        for a in 0..3 {
+            let t = p[a] - b.lo[a] as f64;
+            if !(t >= 0.0 && t < (b.dims[a] - 1) as f64) {
+                return 127.0 / VENTRICLE_DISTANCE_SCALE;
+            }
+            let f = t.floor();
+            base[a] = f as usize;
+            w[a] = (t - f) as f32;
+        }
+        let [bx, by, _] = b.dims;
+        let signed = &self.ventricle_geometry().signed;
+        let i0 = base[0] + bx * (base[1] + by * base[2]);
+        let mut acc = 0f32;
+        for (corner, weight) in [
+            (0, (1.0 - w[0]) * (1.0 - w[1]) * (1.0 - w[2])),
+            (1, w[0] * (1.0 - w[1]) * (1.0 - w[2])),
+            (bx, (1.0 - w[0]) * w[1] * (1.0 - w[2])),
+            (bx + 1, w[0] * w[1] * (1.0 - w[2])),
+            (bx * by, (1.0 - w[0]) * (1.0 - w[1]) * w[2]),
+            (bx * by + 1, w[0] * (1.0 - w[1]) * w[2]),
+            (bx * by + bx, (1.0 - w[0]) * w[1] * w[2]),
+            (bx * by + bx + 1, w[0] * w[1] * w[2]),
+        ] {
+            acc += weight * f32::from(signed[i0 + corner]);
+        }
+        acc / VENTRICLE_DISTANCE_SCALE
     }
 
     /// Trilinear sample of the atlas maps at voxel position `p` (zero outside the brain box).

@@ -108,6 +108,14 @@ pub const JITTER: f64 = 0.06;
 /// necrosis is the most heterogeneous, edema the least.
 pub const LESION_TEXTURE: [f32; 3] = [0.15, 0.06, 0.12];
 
+/// Signal of the fluid in a cystic tumour core (randomised shape mode,
+/// `FocusPlan::cystic`), per modality, as a multiple of the case's CSF mean: proteinaceous
+/// fluid is a little brighter than CSF on T1 and T1Gd, about as bright on T2, and not fully
+/// nulled on FLAIR (with the realistic table: 0.46, 0.48, 2.47, 0.54 × WM).
+pub const CYST_FLUID: [f32; 4] = [1.15, 1.15, 0.95, 1.8];
+/// Texture amplitude of cyst fluid (relative, as [`LESION_TEXTURE`]): nearly homogeneous.
+pub const CYST_TEXTURE: f32 = 0.03;
+
 /// Gain of the atlas T1 texture (units of the GM→WM contrast of each modality).
 pub const TEXTURE_GAIN: f32 = 0.5;
 

@@ -7,8 +7,11 @@ use adamm_volume::nifti_io::write_path;
 use adamm_volume::Header;
 
 use crate::anatomy::Anatomy;
-use crate::contrast::{CaseContrast, Class, LESION_TEXTURE, TEXTURE_GAIN};
+use crate::contrast::{
+    CaseContrast, Class, CYST_FLUID, CYST_TEXTURE, LESION_TEXTURE, TEXTURE_GAIN,
+};
 use crate::deform::{warp, Deformation, WarpedAnatomy};
+use crate::degrade::{self, Degradations, Slabs, Storage, StoredMask};
 use crate::error::SynthError;
 use crate::field::{gaussian_blur, Fractal};
 use crate::provenance::Provenance;
@@ -66,13 +69,26 @@ pub struct SynthCase {
     pub contrast: CaseContrast,
     /// Grid dimensions.
     pub dims: [usize; 3],
-    /// T1, T1Gd, T2, FLAIR (in [`Modality::ALL`] order): 0 outside the brain, ≥ 1 inside.
-    pub images: [Vec<i16>; 4],
-    /// Internal labels: 0 background, NETC = 1, SNFH = 2, ET = 3.
+    /// T1, T1Gd, T2, FLAIR (in [`Modality::ALL`] order), in stored units. As int16
+    /// ([`Storage::Int16`], always in the realistic acquisition) they hold whole numbers in the
+    /// int16 range, written as such; as float32 the values written. Realistic: 0 outside
+    /// [`SynthCase::mask`], ≥ 1 inside. Randomised: ≥ 0 inside the mask and 0 outside it,
+    /// except that an edge resampling ([`Degradations::edge`]) leaves small values of either
+    /// sign at the brain edge and in a shell of 1–2 voxels around the mask.
+    pub images: [Vec<f32>; 4],
+    /// Internal labels: 0 background, NETC = 1, SNFH = 2, ET = 3 (background where the skull
+    /// stripping cut the brain away).
     pub labels: Vec<u8>,
-    /// The deformed tissue map: 0 outside the brain, 1 CSF, 2 GM, 3 WM (largest fraction),
-    /// under the tumour too.
+    /// The deformed tissue map: 0 outside the brain (and where the skull stripping cut it away
+    /// or left a rim of non-brain), 1 CSF, 2 GM, 3 WM (largest fraction), under the tumour too.
     pub tissue: Vec<u8>,
+    /// The stored brain mask: the brain (tissue fractions summing to at least 0.5), or in the
+    /// randomised acquisition possibly dilated or eroded by the skull stripping
+    /// ([`Degradations::stripping`]).
+    pub mask: Vec<bool>,
+    /// The degradations of the randomised acquisition this case got (none, stored as int16,
+    /// in the realistic acquisition).
+    pub degradations: Degradations,
 }
 
 /// Per-modality acquisition parameters.
@@ -241,7 +257,18 @@ fn signal(
                 let sum = anat.tissue_sum(idx).min(1.0);
                 let tex = lesion.texture[r];
                 s[idx] = match l {
-                    label::NETC => mu(Class::Netc) * (1.0 + LESION_TEXTURE[0] * tex) * sum,
+                    label::NETC => {
+                        let solid = mu(Class::Netc) * (1.0 + LESION_TEXTURE[0] * tex) * sum;
+                        // A cystic core's fluid (randomised shape mode only).
+                        match lesion.cyst.get(r) {
+                            Some(&w) if w > 0.0 => {
+                                let fluid =
+                                    CYST_FLUID[m.index()] * csf * (1.0 + CYST_TEXTURE * tex);
+                                (1.0 - w) * solid + w * fluid * sum
+                            }
+                            _ => solid,
+                        }
+                    }
                     label::ET => mu(Class::Et) * (1.0 + LESION_TEXTURE[2] * tex) * sum,
                     _ => {
                         let w = lesion.edema_weight[r];
@@ -295,8 +322,35 @@ pub enum AcquisitionMode {
     #[default]
     Realistic,
     /// Training data: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, and a
-    /// random intensity curve `s^γ`, γ in 0.6–1.6 (the `RANDOM_*` constants).
+    /// random intensity curve `s^γ`, γ in 0.6–1.6 (the `RANDOM_*` constants); plus the image
+    /// degradations of [`crate::degrade`] (thick slices, edge resampling, skull-stripping
+    /// errors, float32 storage), drawn by [`Degradations::draw`].
     Randomised,
+}
+
+/// How a case's anatomy shape and tumour are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShapeMode {
+    /// BraTS-like: small deformations ([`crate::deform`]) and the tumour kinds of
+    /// [`TumourPlan::draw`].
+    #[default]
+    Realistic,
+    /// Training data: larger deformations (±15 % scaling, ±15° rotation, 4–10 mm fields),
+    /// ventricles grown or shrunk (surface moved −1 to +1.5 mm), sulcal atrophy 0–0.5 mm
+    /// ([`crate::deform`]), and the wide tumour distribution of
+    /// [`TumourPlan::draw_randomised`] (0.1 to over 300 mL, 1–4 foci, cysts, no to extensive
+    /// edema and mass effect, four kinds of location).
+    Randomised,
+}
+
+impl ShapeMode {
+    /// `realistic` or `randomised`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShapeMode::Realistic => "realistic",
+            ShapeMode::Randomised => "randomised",
+        }
+    }
 }
 
 /// Options of [`generate_with`]; the default is what [`generate`] does.
@@ -306,6 +360,22 @@ pub struct GenerateOptions {
     pub contrast: ContrastMode,
     /// How the acquisition is drawn.
     pub acquisition: AcquisitionMode,
+    /// How the anatomy's shape and the tumour are drawn.
+    pub shape: ShapeMode,
+}
+
+/// Calls `f(i, j, k, index)` for every voxel of a box of `dims`, x fastest (`index` is
+/// [`crate::field::Region::local`]).
+fn for_each_voxel(dims: [usize; 3], mut f: impl FnMut(usize, usize, usize, usize)) {
+    let mut idx = 0;
+    for k in 0..dims[2] {
+        for j in 0..dims[1] {
+            for i in 0..dims[0] {
+                f(i, j, k, idx);
+                idx += 1;
+            }
+        }
+    }
 }
 
 /// Generates the case with seed `seed` (see [`crate::case_seed`] for runs of many cases).
@@ -317,10 +387,18 @@ pub fn generate(anatomy: &Anatomy, seed: u64) -> SynthCase {
 
 /// [`generate`] with options (same determinism; the default options give the same case).
 pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) -> SynthCase {
-    let plan = TumourPlan::draw(seed);
+    let plan = match options.shape {
+        ShapeMode::Realistic => TumourPlan::draw(seed),
+        ShapeMode::Randomised => TumourPlan::draw_randomised(seed),
+    };
     let mut rng = Rand::new(splitmix64(seed ^ GENERATION_STREAM));
-    let work = anatomy.work_region();
-    let deform = Deformation::draw(&mut rng, anatomy);
+    let (work, deform) = match options.shape {
+        ShapeMode::Realistic => (anatomy.work_region(), Deformation::draw(&mut rng, anatomy)),
+        ShapeMode::Randomised => (
+            anatomy.random_work_region(),
+            Deformation::draw_randomised(&mut rng, anatomy),
+        ),
+    };
     let foci = place(&plan, anatomy, &deform, &work, &mut rng);
     let anat = warp(anatomy, &deform, &foci, work);
     let lesion = grow(&plan, &foci, &anat, &mut rng);
@@ -338,49 +416,98 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
     };
     let half = work.dims.map(|d| 0.5 * (d as f64 - 1.0).max(1.0));
 
+    // The randomised acquisition's degradations, from their own stream of the seed (so every
+    // draw above is the same in both modes).
+    let degradations = match options.acquisition {
+        AcquisitionMode::Realistic => Degradations::default(),
+        AcquisitionMode::Randomised => Degradations::draw(seed),
+    };
+    let stored = StoredMask::new(&anat.mask, work.dims, degradations.stripping);
+    // Where an image may be non-zero: the stored mask, and the shell of an edge resampling.
+    let shell = degradations
+        .edge
+        .map(|e| degrade::with_shell(&stored.mask, work.dims, e.shell));
+    let support = shell.as_deref().unwrap_or(&stored.mask);
+    let store = |v: f32| match (options.acquisition, degradations.storage) {
+        (AcquisitionMode::Realistic, _) => v.round().clamp(1.0, i16::MAX as f32),
+        // `+ 0.0` turns a rounded −0 into 0.
+        (AcquisitionMode::Randomised, Storage::Int16) => {
+            v.round().clamp(i16::MIN as f32, i16::MAX as f32) + 0.0
+        }
+        (AcquisitionMode::Randomised, Storage::Float32) => v,
+    };
+
     let images = Modality::ALL.map(|m| {
         let acq = &acquisitions[m.index()];
         let enh = (m == Modality::T1Gd).then_some(&enhancement);
         let mut s = signal(m, &anat, &lesion, &contrast, enh);
+        degrade::fill_rim(&mut s, &stored, &anat, m, &contrast, degradations.stripping);
         gaussian_blur(&mut s, work.dims, acq.blur);
-        let mut out = vec![0i16; full];
-        for k in 0..work.dims[2] {
-            for j in 0..work.dims[1] {
-                for i in 0..work.dims[0] {
-                    let idx = work.local(i, j, k);
-                    if !anat.mask[idx] {
-                        continue;
-                    }
-                    let u = [
-                        i as f64 / half[0] - 1.0,
-                        j as f64 / half[1] - 1.0,
-                        k as f64 / half[2] - 1.0,
-                    ];
-                    let signal = if acq.gamma == 1.0 {
-                        s[idx]
-                    } else {
-                        s[idx].max(0.0).powf(acq.gamma)
-                    };
-                    let clean = signal * acq.bias_at(u) * acq.scale;
-                    let g = full_index(i, j, k);
-                    let (n1, n2) = hashed_normal_pair(acq.noise_key, g as u64);
-                    let re = clean + acq.noise * n1;
-                    let im = acq.noise * n2;
-                    let v = (re * re + im * im).sqrt().round();
-                    out[g] = v.clamp(1.0, i16::MAX as f32) as i16;
+        // The noise-free stored signal: intensity curve, bias field and scale.
+        let clean = |i: usize, j: usize, k: usize, idx: usize| {
+            let u = [
+                i as f64 / half[0] - 1.0,
+                j as f64 / half[1] - 1.0,
+                k as f64 / half[2] - 1.0,
+            ];
+            let signal = if acq.gamma == 1.0 {
+                s[idx]
+            } else {
+                s[idx].max(0.0).powf(acq.gamma)
+            };
+            signal * acq.bias_at(u) * acq.scale
+        };
+        let mut img = vec![0f32; work.len()];
+        if let Some(slices) = &degradations.thick_slices[m.index()] {
+            // Slab averages of the noise-free signal, Rician noise per slab, interpolated back.
+            let mut c = vec![0f32; work.len()];
+            for_each_voxel(work.dims, |i, j, k, idx| {
+                if s[idx] != 0.0 {
+                    c[idx] = clean(i, j, k, idx);
+                }
+            });
+            let mut slabs = Slabs::sample(&c, work.dims, slices);
+            slabs.add_rician_noise(acq.noise, acq.noise_key);
+            img = slabs.interpolate();
+            for (v, &inside) in img.iter_mut().zip(&stored.mask) {
+                if !inside {
+                    *v = 0.0;
                 }
             }
+        } else {
+            for_each_voxel(work.dims, |i, j, k, idx| {
+                if !stored.mask[idx] {
+                    return;
+                }
+                let g = full_index(i, j, k);
+                let (n1, n2) = hashed_normal_pair(acq.noise_key, g as u64);
+                let re = clean(i, j, k, idx) + acq.noise * n1;
+                let im = acq.noise * n2;
+                img[idx] = (re * re + im * im).sqrt();
+            });
         }
+        if let Some(edge) = &degradations.edge {
+            degrade::shift_catmull_rom(&mut img, work.dims, edge.shift[m.index()]);
+        }
+        let mut out = vec![0f32; full];
+        for_each_voxel(work.dims, |i, j, k, idx| {
+            if support[idx] {
+                out[full_index(i, j, k)] = store(img[idx]);
+            }
+        });
         out
     });
 
     let mut labels = vec![label::BACKGROUND; full];
     let mut tissue = vec![0u8; full];
+    let mut mask = vec![false; full];
     for k in 0..work.dims[2] {
         for j in 0..work.dims[1] {
             for i in 0..work.dims[0] {
                 let idx = work.local(i, j, k);
-                if !anat.mask[idx] {
+                mask[full_index(i, j, k)] = stored.mask[idx];
+                // Brain voxels the skull stripping kept (a dilated rim is no brain).
+                if !anat.mask[idx] || !stored.mask[idx] {
                     continue;
                 }
                 let g = full_index(i, j, k);
@@ -407,6 +534,8 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
         images,
         labels,
         tissue,
+        mask,
+        degradations,
     }
 }
 
@@ -462,7 +591,7 @@ impl SynthCase {
             if let Some(c) = self.class_at(v) {
                 t.count[c.index()] += 1;
                 for m in Modality::ALL {
-                    t.sum[m.index()][c.index()] += self.images[m.index()][v] as f64;
+                    t.sum[m.index()][c.index()] += f64::from(self.images[m.index()][v]);
                 }
             }
         }
@@ -478,9 +607,10 @@ impl SynthCase {
         n
     }
 
-    /// Writes the case as `<dir>/<id><suffix>.nii.gz`: the four images as int16 and the
-    /// segmentation as uint8 in `naming`'s label convention, all in `header`'s grid (qform,
-    /// sform and pixdim copied), and its [`Provenance`] as `<dir>/synth.json`. Creates `dir`.
+    /// Writes the case as `<dir>/<id><suffix>.nii.gz`: the four images as int16 (rounded and
+    /// clamped to its range) or float32 by [`Degradations::storage`], and the segmentation as
+    /// uint8 in `naming`'s label convention, all in `header`'s grid (qform, sform and pixdim
+    /// copied), and its [`Provenance`] as `<dir>/synth.json`. Creates `dir`.
     /// Returns the NIfTI paths written (images in [`Modality::ALL`] order, then the
     /// segmentation).
     pub fn write(
@@ -497,11 +627,21 @@ impl SynthCase {
         let mut written = Vec::with_capacity(5);
         for m in Modality::ALL {
             let file = dir.join(format!("{id}{}.nii.gz", m.suffix(naming)));
-            write_path(&file, header, &self.images[m.index()]).map_err(|source| {
-                SynthError::Write {
-                    file: file.clone(),
-                    source,
+            let image = &self.images[m.index()];
+            match self.degradations.storage {
+                Storage::Int16 => {
+                    let (lo, hi) = (f32::from(i16::MIN), f32::from(i16::MAX));
+                    let data: Vec<i16> = image
+                        .iter()
+                        .map(|&v| v.round().clamp(lo, hi) as i16)
+                        .collect();
+                    write_path(&file, header, &data)
                 }
+                Storage::Float32 => write_path(&file, header, image),
+            }
+            .map_err(|source| SynthError::Write {
+                file: file.clone(),
+                source,
             })?;
             written.push(file);
         }
@@ -524,6 +664,8 @@ impl SynthCase {
             seed: self.seed,
             contrast: self.options.contrast.name().to_owned(),
             acquisition: self.options.acquisition.name().to_owned(),
+            shape: self.options.shape.name().to_owned(),
+            degradations: self.degradations,
         }
         .write(dir)?;
         Ok(written)

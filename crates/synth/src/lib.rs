@@ -47,7 +47,18 @@
 //! ×0.6–×1.6 per class mean under the physical orderings) and the acquisition
 //! ([`AcquisitionMode`]: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, an
 //! intensity curve `s^γ` with γ in 0.6–1.6), in the spirit of SynthSeg (`adamm synth --mode
-//! randomised`).
+//! randomised`). The randomised acquisition also degrades the images as real exports are
+//! ([`degrade`]): thick slices of 1–7 mm along a random axis, cubic-resampling ringing with
+//! small negative values at the brain edge, a skull stripping that leaves a rim of CSF/dura or
+//! cuts into the cortex, and float32 instead of int16 storage; what a case got is recorded in
+//! [`SynthCase::degradations`] and its `synth.json`.
+//!
+//! The randomised shape mode ([`ShapeMode::Randomised`], also part of `--mode randomised`)
+//! widens the anatomy and the tumour: head scaling ±15 %, rotations up to ±15°, smooth fields
+//! of 4–10 mm, ventricles grown or shrunk and sulcal atrophy ([`deform`]); tumours from
+//! [`TumourPlan::draw_randomised`] of 0.1 mL to over 300 mL with 1–4 foci, with or without
+//! enhancement, necrosis, cysts (fluid-filled NETC), edema (0–45 mm) and mass effect, in deep,
+//! lobar, cortical or periventricular locations ([`tumour`]). Realistic cases do not change.
 //!
 //! Everything random comes from the case seed ([`case_seed`] derives it from a run seed and a
 //! case index), through ChaCha8 for the draws and a counter-based hash for the voxel noise, so
@@ -65,6 +76,7 @@
 pub mod anatomy;
 pub mod contrast;
 pub mod deform;
+pub mod degrade;
 pub mod derive;
 pub mod error;
 pub mod field;
@@ -75,11 +87,12 @@ pub mod tumour;
 
 pub use anatomy::Anatomy;
 pub use contrast::{CaseContrast, Class, CONTRAST};
+pub use degrade::{Degradations, EdgeResampling, Storage, Stripping, ThickSlices};
 pub use error::SynthError;
 pub use generate::{
     case_id, generate, generate_with, AcquisitionMode, ClassTotals, ContrastMode, GenerateOptions,
-    SynthCase,
+    ShapeMode, SynthCase,
 };
 pub use provenance::{Provenance, PROVENANCE_FILE};
 pub use rng::{anatomy_for, case_seed};
-pub use tumour::{TumourKind, TumourPlan};
+pub use tumour::{Location, TumourKind, TumourPlan};

@@ -5,13 +5,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::degrade::Degradations;
 use crate::error::SynthError;
 
 /// File name of a case's provenance, inside the case folder.
 pub const PROVENANCE_FILE: &str = "synth.json";
 
 /// The provenance of one synthetic case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     /// Always `adamm-synth`.
     pub generator: String,
@@ -27,6 +28,14 @@ pub struct Provenance {
     /// How its acquisition was drawn (`realistic`, `randomised`).
     #[serde(default = "realistic")]
     pub acquisition: String,
+    /// How its anatomy shape and tumour were drawn (`realistic`, `randomised`).
+    #[serde(default = "realistic")]
+    pub shape: String,
+    /// The image degradations of the randomised acquisition it got (thick slices, edge
+    /// resampling, skull stripping, storage). Omitted from the file when there are none (every
+    /// realistic case), and read as none from files without it.
+    #[serde(default, skip_serializing_if = "Degradations::is_none")]
+    pub degradations: Degradations,
 }
 
 fn realistic() -> String {
@@ -85,9 +94,30 @@ mod tests {
             seed: 42,
             contrast: "randomised".into(),
             acquisition: "realistic".into(),
+            shape: "randomised".into(),
+            degradations: Degradations::default(),
         };
         p.write(dir.path()).expect("write");
-        assert_eq!(Provenance::read(dir.path()).expect("read"), Some(p));
+        assert_eq!(Provenance::read(dir.path()).expect("read"), Some(p.clone()));
+        let text = std::fs::read_to_string(dir.path().join(PROVENANCE_FILE)).expect("text");
+        assert!(
+            !text.contains("degradations"),
+            "none is not written: {text}"
+        );
+        // Drawn degradations round-trip (every kind of stripping among a few seeds).
+        let mut kinds = std::collections::HashSet::new();
+        for seed in 0..40 {
+            let degradations = Degradations::draw(seed);
+            kinds.insert(std::mem::discriminant(&degradations.stripping));
+            let q = Provenance {
+                acquisition: "randomised".into(),
+                degradations,
+                ..p.clone()
+            };
+            q.write(dir.path()).expect("write");
+            assert_eq!(Provenance::read(dir.path()).expect("read"), Some(q));
+        }
+        assert_eq!(kinds.len(), 3);
         // A file without the mode fields (the first version) reads as realistic.
         std::fs::write(
             dir.path().join(PROVENANCE_FILE),
@@ -98,9 +128,14 @@ mod tests {
             .expect("read")
             .expect("present");
         assert_eq!(
-            (old.contrast.as_str(), old.acquisition.as_str()),
-            ("realistic", "realistic")
+            (
+                old.contrast.as_str(),
+                old.acquisition.as_str(),
+                old.shape.as_str()
+            ),
+            ("realistic", "realistic", "realistic")
         );
+        assert!(old.degradations.is_none());
         std::fs::write(dir.path().join(PROVENANCE_FILE), "{ not json").expect("write");
         let err = Provenance::read(dir.path()).expect_err("corrupt");
         assert!(err.to_string().contains(PROVENANCE_FILE), "{err}");

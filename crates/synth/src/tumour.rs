@@ -12,6 +12,38 @@
 //!
 //! The resulting whole-tumour volumes span roughly 5–300 mL like BraTS (median near 80 mL).
 //!
+//! **Randomised plans** ([`TumourPlan::draw_randomised`], the randomised shape mode for
+//! training data, on a random stream of their own so that [`TumourPlan::draw`] is unchanged)
+//! cover a far wider range:
+//! - *foci*: 1, 2, 3 or 4 with probabilities 70 / 15 / 10 / 5 % ([`RANDOM_FOCI_PROBABILITIES`]);
+//!   the first of radius 3–45 mm (log-uniform, [`RANDOM_RADIUS_RANGE_MM`]: 0.1–380 mL of
+//!   core), the others 30–80 % of it ([`RANDOM_SATELLITE_FRACTION`], at least 2 mm), placed
+//!   like the realistic multifocal foci;
+//! - *enhancement*: 65 % of cases enhance ([`RANDOM_ENHANCING_PROBABILITY`]; the first focus
+//!   always, each other one with probability 0.8); an enhancing focus of radius ≥ 5 mm is
+//!   necrotic (ring-enhancing) with probability 0.6 ([`RANDOM_NECROTIC_PROBABILITY`]), else
+//!   solid;
+//! - *cysts*: a focus of radius ≥ 5 mm is cystic with probability 0.15
+//!   ([`RANDOM_CYSTIC_PROBABILITY`]): its core is fluid, labelled NETC (inside the enhancing
+//!   rim when it enhances) but with a CSF-like signal ([`crate::contrast::CYST_FLUID`]) that
+//!   fades to the solid tumour's over the outer quarter of the core;
+//! - *edema*: none (0 mm) with probability 0.15 ([`RANDOM_NO_EDEMA_PROBABILITY`]), else a
+//!   reach of 2–45 mm (log-uniform, [`RANDOM_EDEMA_RANGE_MM`]); signal weight 0.6–0.98;
+//! - *mass effect*: none for a quarter of the foci ([`RANDOM_NO_MASS_EFFECT_PROBABILITY`]),
+//!   else a push of 5–45 % of the radius ([`RANDOM_PUSH_FRACTION`], always below the half
+//!   that would fold the map), at most [`RANDOM_MAX_PUSH_MM`];
+//! - *shape*: semi-axes 0.65–1.45 (unit product), irregularity 0.08–0.35, rim thickness from
+//!   1 mm to 35 % of the radius (1.5–8 mm), 40 % of rims complete, the others missing 5–60 %;
+//! - *location* ([`Location`], probabilities [`LOCATION_PROBABILITIES`] 30 / 30 / 20 / 20 %):
+//!   deep white matter (as the realistic plans), lobar subcortical white matter (10–22 mm
+//!   below the brain surface and over 10 mm from the ventricles), cortical (centred 6–9 mm
+//!   below the surface, so that the focus takes in the cortex and is clipped by the brain's
+//!   edge) or periventricular (within 5 mm of a ventricle).
+//!
+//! A randomised plan's kind says what it looks like: multifocal with several foci, small below
+//! 9 mm, low-grade-like without enhancement, glioblastoma-like otherwise. Whole-tumour volumes
+//! run from well under 1 mL to over 300 mL (tests/shape.rs measures them on generated cases).
+//!
 //! **Shape.** A focus is an ellipsoid (semi-axes `R·a`, `a` in [0.75, 1.3] with unit product,
 //! random orientation) whose normalised radius `ρ` is perturbed by fractal noise of lattice
 //! `0.6·R`: the core is `ρ + 3·σ·N(x) < 1` with irregularity `σ` = 0.12–0.30 (0.20–0.35 for
@@ -30,11 +62,57 @@
 use crate::anatomy::Anatomy;
 use crate::deform::{mul, rotation, transpose, Deformation, Mat3, WarpedAnatomy};
 use crate::field::{Fractal, Region};
-use crate::rng::Rand;
+use crate::rng::{splitmix64, Rand};
 use adamm_volume::brats::label;
 
 /// Probabilities of glioblastoma-like, low-grade-like, small and multifocal cases.
 pub const KIND_PROBABILITIES: [f64; 4] = [0.55, 0.15, 0.15, 0.15];
+
+/// Randomised plans: probabilities of 1, 2, 3 and 4 foci.
+pub const RANDOM_FOCI_PROBABILITIES: [f64; 4] = [0.70, 0.15, 0.10, 0.05];
+/// Randomised plans: range (log-uniform) of the first focus's radius, mm.
+pub const RANDOM_RADIUS_RANGE_MM: (f64, f64) = (3.0, 45.0);
+/// Randomised plans: range of the other foci's radius as a fraction of the first's.
+pub const RANDOM_SATELLITE_FRACTION: (f64, f64) = (0.3, 0.8);
+/// Randomised plans: smallest radius of a satellite focus, mm.
+pub const RANDOM_MIN_SATELLITE_MM: f64 = 2.0;
+/// Randomised plans: probability that a case enhances.
+pub const RANDOM_ENHANCING_PROBABILITY: f64 = 0.65;
+/// Randomised plans: probability that an enhancing focus of radius ≥ [`RANDOM_CORE_MIN_MM`]
+/// has a necrotic centre (ring enhancement).
+pub const RANDOM_NECROTIC_PROBABILITY: f64 = 0.6;
+/// Randomised plans: probability that a focus of radius ≥ [`RANDOM_CORE_MIN_MM`] is cystic.
+pub const RANDOM_CYSTIC_PROBABILITY: f64 = 0.15;
+/// Randomised plans: smallest radius (mm) of a focus with a necrotic or cystic centre.
+pub const RANDOM_CORE_MIN_MM: f64 = 5.0;
+/// Randomised plans: probability of no edema at all.
+pub const RANDOM_NO_EDEMA_PROBABILITY: f64 = 0.15;
+/// Randomised plans: range (log-uniform) of the edema reach when there is edema, mm.
+pub const RANDOM_EDEMA_RANGE_MM: (f64, f64) = (2.0, 45.0);
+/// Randomised plans: probability that a focus has no mass effect.
+pub const RANDOM_NO_MASS_EFFECT_PROBABILITY: f64 = 0.25;
+/// Randomised plans: range of the mass-effect push as a fraction of the focus radius (below
+/// 0.5, where the radial push would fold the map).
+pub const RANDOM_PUSH_FRACTION: (f64, f64) = (0.05, 0.45);
+/// Randomised plans: largest mass-effect push, mm.
+pub const RANDOM_MAX_PUSH_MM: f64 = 15.0;
+/// Randomised plans: probabilities of the [`Location`]s in [`Location::ALL`] order (deep,
+/// lobar, cortical, periventricular).
+pub const LOCATION_PROBABILITIES: [f64; 4] = [0.30, 0.30, 0.20, 0.20];
+/// Depth range (mm below the brain surface) of a lobar focus's seed.
+pub const LOBAR_DEPTH_MM: (f32, f32) = (10.0, 22.0);
+/// Largest depth (mm below the brain surface) of a cortical focus's seed (seeds are at least
+/// `anatomy::SEED_DEPTH_MM` deep).
+pub const CORTICAL_MAX_DEPTH_MM: f32 = 9.0;
+/// Largest distance (mm) from a ventricle of a periventricular focus's seed; lobar seeds are
+/// at least twice as far.
+pub const PERIVENTRICULAR_MM: f32 = 5.0;
+/// Fraction of a cystic core's normalised radius over which the fluid signal fades into the
+/// solid tumour's at the core's edge.
+pub const CYST_EDGE: f64 = 0.25;
+/// Key of the randomised plans' random stream (see [`TumourPlan::draw_randomised`]).
+const RANDOM_PLAN_STREAM: u64 = 0x7368_6170_6570_6C6E;
+
 /// Edema travel cost per mm in grey matter (white matter = 1).
 pub const GREY_MATTER_COST: f32 = 1.0 / 0.35;
 /// Edema travel cost per mm in CSF.
@@ -69,6 +147,42 @@ impl TumourKind {
     }
 }
 
+/// Where a case's tumour is seeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// Deep white matter, as deep as the focus needs to lie mostly in the brain (every
+    /// realistic plan).
+    Deep,
+    /// Lobar subcortical white matter: [`LOBAR_DEPTH_MM`] below the brain surface and over
+    /// 2 × [`PERIVENTRICULAR_MM`] from the ventricles.
+    Lobar,
+    /// Juxtacortical: at most [`CORTICAL_MAX_DEPTH_MM`] below the brain surface, so the focus
+    /// takes in the cortex.
+    Cortical,
+    /// Within [`PERIVENTRICULAR_MM`] of a ventricle.
+    Periventricular,
+}
+
+impl Location {
+    /// All locations, in [`LOCATION_PROBABILITIES`] order.
+    pub const ALL: [Location; 4] = [
+        Location::Deep,
+        Location::Lobar,
+        Location::Cortical,
+        Location::Periventricular,
+    ];
+
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Location::Deep => "deep",
+            Location::Lobar => "lobar",
+            Location::Cortical => "cortical",
+            Location::Periventricular => "periventricular",
+        }
+    }
+}
+
 /// The shape and composition of one tumour focus.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FocusPlan {
@@ -90,6 +204,9 @@ pub struct FocusPlan {
     pub rim_gap: f64,
     /// Mass-effect push at the focus surface, mm.
     pub push_mm: f64,
+    /// Whether the core is a fluid-filled cyst (labelled NETC, CSF-like signal); never in
+    /// realistic plans.
+    pub cystic: bool,
 }
 
 /// Everything about a case's tumour that does not depend on the anatomy.
@@ -103,6 +220,8 @@ pub struct TumourPlan {
     pub edema_mm: f64,
     /// Weight of the edema signal against the infiltrated tissue's, at the core.
     pub edema_weight: f64,
+    /// Where it is seeded ([`Location::Deep`] in realistic plans).
+    pub location: Location,
 }
 
 impl TumourPlan {
@@ -166,12 +285,127 @@ impl TumourPlan {
             foci,
             edema_mm,
             edema_weight: rng.range(0.75, 0.95),
+            location: Location::Deep,
         }
+    }
+
+    /// The randomised plan of the case with seed `case_seed`, for training data (see the
+    /// module documentation for the distribution): from a stream of the seed of its own, so
+    /// [`TumourPlan::draw`] of the same seed is unaffected.
+    pub fn draw_randomised(case_seed: u64) -> TumourPlan {
+        let mut rng = Rand::new(splitmix64(case_seed ^ RANDOM_PLAN_STREAM));
+        let count = 1 + pick(&mut rng, &RANDOM_FOCI_PROBABILITIES);
+        let location = Location::ALL[pick(&mut rng, &LOCATION_PROBABILITIES)];
+        let enhancing_case = rng.chance(RANDOM_ENHANCING_PROBABILITY);
+        let (lo, hi) = RANDOM_RADIUS_RANGE_MM;
+        let r0 = rng.log_range(lo, hi);
+        let mut foci = Vec::with_capacity(count);
+        for n in 0..count {
+            let r = if n == 0 {
+                r0
+            } else {
+                let (a, b) = RANDOM_SATELLITE_FRACTION;
+                (r0 * rng.range(a, b)).max(RANDOM_MIN_SATELLITE_MM)
+            };
+            let enhancing = enhancing_case && (n == 0 || rng.chance(0.8));
+            let cystic = r >= RANDOM_CORE_MIN_MM && rng.chance(RANDOM_CYSTIC_PROBABILITY);
+            // A cyst inside an enhancing focus sits within its rim.
+            let necrotic = enhancing
+                && (cystic || (r >= RANDOM_CORE_MIN_MM && rng.chance(RANDOM_NECROTIC_PROBABILITY)));
+            foci.push(focus_randomised(&mut rng, r, enhancing, necrotic, cystic));
+        }
+        let edema_mm = if rng.chance(RANDOM_NO_EDEMA_PROBABILITY) {
+            0.0
+        } else {
+            rng.log_range(RANDOM_EDEMA_RANGE_MM.0, RANDOM_EDEMA_RANGE_MM.1)
+        };
+        let kind = if count > 1 {
+            TumourKind::Multifocal
+        } else if r0 < 9.0 {
+            TumourKind::Small
+        } else if !enhancing_case {
+            TumourKind::LowGrade
+        } else {
+            TumourKind::Glioblastoma
+        };
+        TumourPlan {
+            kind,
+            foci,
+            edema_mm,
+            edema_weight: rng.range(0.6, 0.98),
+            location,
+        }
+    }
+
+    /// The plan's nominal volumes in mL: the foci's cores (ellipsoids of their mean radius)
+    /// and an upper estimate of the whole tumour (each core grown by the edema reach, summed;
+    /// the generated case is smaller where edema meets grey matter or the brain's edge).
+    pub fn nominal_volumes_ml(&self) -> (f64, f64) {
+        let ball = |r: f64| 4.0 / 3.0 * std::f64::consts::PI * r.powi(3) / 1000.0;
+        let core = self.foci.iter().map(|f| ball(f.radius_mm)).sum();
+        let whole = self
+            .foci
+            .iter()
+            .map(|f| ball(f.radius_mm + self.edema_mm))
+            .sum();
+        (core, whole)
     }
 
     /// True when some focus enhances (the case has ET voxels, unless clipped away).
     pub fn has_enhancement(&self) -> bool {
         self.foci.iter().any(|f| f.enhancing)
+    }
+}
+
+/// Index drawn from `probabilities` (which sum to 1; the last index takes any remainder).
+fn pick(rng: &mut Rand, probabilities: &[f64]) -> usize {
+    let u = rng.unit();
+    let mut acc = 0.0;
+    for (i, p) in probabilities.iter().enumerate() {
+        acc += p;
+        if u < acc {
+            return i;
+        }
+    }
+    probabilities.len().saturating_sub(1)
+}
+
+/// Draws one focus of a randomised plan (wider shapes, rims and mass effect than [`focus`]).
+fn focus_randomised(
+    rng: &mut Rand,
+    r: f64,
+    enhancing: bool,
+    necrotic: bool,
+    cystic: bool,
+) -> FocusPlan {
+    let mut axes = [0; 3].map(|_| rng.range(0.65, 1.45));
+    let g = (axes[0] * axes[1] * axes[2]).cbrt();
+    axes = axes.map(|a| a / g);
+    let angles = [0; 3].map(|_| rng.range(-std::f64::consts::PI, std::f64::consts::PI));
+    let irregularity = rng.range(0.08, 0.35);
+    let rim_mm = rng.range(1.0, (0.35 * r).clamp(1.5, 8.0));
+    let rim_gap = if rng.chance(0.4) {
+        0.0
+    } else {
+        rng.range(0.05, 0.6)
+    };
+    let push_mm = if rng.chance(RANDOM_NO_MASS_EFFECT_PROBABILITY) {
+        0.0
+    } else {
+        let (lo, hi) = RANDOM_PUSH_FRACTION;
+        (rng.range(lo, hi) * r).min(RANDOM_MAX_PUSH_MM)
+    };
+    FocusPlan {
+        radius_mm: r,
+        axes,
+        angles,
+        irregularity,
+        enhancing,
+        necrotic,
+        rim_mm,
+        rim_gap,
+        push_mm,
+        cystic,
     }
 }
 
@@ -211,6 +445,7 @@ fn focus(rng: &mut Rand, r: f64, enhancing: bool, necrotic: bool, low_grade: boo
         rim_mm,
         rim_gap,
         push_mm: (push_frac * r).min(6.0),
+        cystic: false,
     }
 }
 
@@ -226,8 +461,30 @@ pub(crate) struct Focus {
     pub frame: Mat3,
 }
 
-/// Picks atlas seeds for the foci (deep supratentorial white matter) and maps them to the
-/// case's output grid (work-local coordinates of `work`).
+/// How far (mm) a seed of depth `depth` (below the brain surface) and distance `ventricle`
+/// from the ventricles is from suiting `location` (0: it suits); `want_depth` is the depth a
+/// deep focus asks for.
+fn location_miss(
+    location: Location,
+    want_depth: f32,
+    depth: f32,
+    ventricle: impl Fn() -> f32,
+) -> f32 {
+    match location {
+        Location::Deep => (want_depth - depth).max(0.0),
+        Location::Lobar => {
+            (LOBAR_DEPTH_MM.0 - depth).max(0.0)
+                + (depth - LOBAR_DEPTH_MM.1).max(0.0)
+                + (2.0 * PERIVENTRICULAR_MM - ventricle()).max(0.0)
+        }
+        Location::Cortical => (depth - CORTICAL_MAX_DEPTH_MM).max(0.0),
+        Location::Periventricular => (ventricle() - PERIVENTRICULAR_MM).max(0.0),
+    }
+}
+
+/// Picks atlas seeds for the foci (supratentorial white matter where the plan's
+/// [`Location`] asks: the first of 400 random seeds that suits it, else the one that comes
+/// closest) and maps them to the case's output grid (work-local coordinates of `work`).
 pub(crate) fn place(
     plan: &TumourPlan,
     anatomy: &Anatomy,
@@ -242,7 +499,8 @@ pub(crate) fn place(
         let want_depth = (0.8 * fp.radius_mm).min(20.0) as f32 + 2.0;
         let mut best: Option<([f64; 3], f32)> = None;
         for _ in 0..400 {
-            let (p, depth) = anatomy.seed(rng.index(anatomy.seed_count()));
+            let i = rng.index(anatomy.seed_count());
+            let (p, depth) = anatomy.seed(i);
             let spaced = match atlas_centres.first() {
                 None => true,
                 Some(c0) => {
@@ -254,12 +512,22 @@ pub(crate) fn place(
             if !spaced {
                 continue;
             }
-            if depth >= want_depth {
-                best = Some((p, depth));
+            // Whether the seed suits the location, and its rank (higher is better) if not.
+            let (fits, rank) = match plan.location {
+                Location::Deep => (depth >= want_depth, depth),
+                location => {
+                    let miss = location_miss(location, want_depth, depth, || {
+                        anatomy.seed_ventricle_distance(i)
+                    });
+                    (miss == 0.0, -miss)
+                }
+            };
+            if fits {
+                best = Some((p, rank));
                 break;
             }
-            if best.is_none_or(|(_, d)| depth > d) {
-                best = Some((p, depth));
+            if best.is_none_or(|(_, d)| rank > d) {
+                best = Some((p, rank));
             }
         }
         let atlas = match best {
@@ -294,6 +562,9 @@ pub(crate) struct Lesion {
     pub edema_weight: Vec<f32>,
     /// Per voxel of `region`: lesion texture in [-1, 1].
     pub texture: Vec<f32>,
+    /// Per voxel of `region`: weight (0–1) of the cyst-fluid signal in NETC voxels of cystic
+    /// foci; empty when no focus is cystic.
+    pub cyst: Vec<f32>,
 }
 
 /// The `q` quantile of noise values sampled in a box (to turn "a fraction `q` of the rim is
@@ -338,6 +609,7 @@ pub(crate) fn grow(
             region: Region::full([0; 3]),
             edema_weight: Vec::new(),
             texture: Vec::new(),
+            cyst: Vec::new(),
         };
     };
     let origin = region.lo.map(|v| v as f64);
@@ -355,6 +627,11 @@ pub(crate) fn grow(
     };
 
     // Cores.
+    let mut cyst = if foci.iter().any(|f| f.plan.cystic) {
+        vec![0f32; region.len()]
+    } else {
+        Vec::new()
+    };
     for f in foci {
         let fp = &f.plan;
         let e = extent(f);
@@ -414,6 +691,17 @@ pub(crate) fn grow(
                     // Where foci overlap, enhancement wins.
                     if labels[idx] != label::ET {
                         labels[idx] = class;
+                    }
+                    if fp.cystic && class == label::NETC {
+                        // Fluid in the core, fading into solid tumour towards its edge (the
+                        // focus box lies inside the lesion box).
+                        let r = region.local(
+                            p[0] as usize - region.lo[0],
+                            p[1] as usize - region.lo[1],
+                            p[2] as usize - region.lo[2],
+                        );
+                        let w = ((1.0 - phi) / CYST_EDGE).clamp(0.0, 1.0) as f32;
+                        cyst[r] = cyst[r].max(w);
                     }
                 }
             }
@@ -488,6 +776,7 @@ pub(crate) fn grow(
         region,
         edema_weight,
         texture,
+        cyst,
     }
 }
 
@@ -573,6 +862,111 @@ mod tests {
                 .filter(|&s| TumourPlan::draw(crate::rng::case_seed(11, s)).has_enhancement())
                 .count();
         assert!((30..=120).contains(&no_et), "{no_et} of 400 without ET");
+    }
+
+    #[test]
+    fn randomised_plans_are_valid_deterministic_and_apart_from_realistic_ones() {
+        let (lo, hi) = RANDOM_RADIUS_RANGE_MM;
+        for i in 0..3000u64 {
+            let seed = crate::rng::case_seed(13, i);
+            let p = TumourPlan::draw_randomised(seed);
+            assert_eq!(p, TumourPlan::draw_randomised(seed));
+            assert!((1..=4).contains(&p.foci.len()));
+            let r0 = p.foci[0].radius_mm;
+            assert!((lo..hi).contains(&r0), "{r0}");
+            for (n, f) in p.foci.iter().enumerate() {
+                if n > 0 {
+                    let most = (RANDOM_SATELLITE_FRACTION.1 * r0).max(RANDOM_MIN_SATELLITE_MM);
+                    assert!(f.radius_mm >= RANDOM_MIN_SATELLITE_MM && f.radius_mm <= most);
+                }
+                assert!((f.axes.iter().product::<f64>() - 1.0).abs() < 1e-9);
+                // Below half the radius the radial push cannot fold the map.
+                assert!(f.push_mm >= 0.0 && f.push_mm < 0.5 * f.radius_mm);
+                assert!(f.push_mm <= RANDOM_MAX_PUSH_MM);
+                assert!((0.08..0.35).contains(&f.irregularity));
+                assert!((1.0..8.0).contains(&f.rim_mm) && (0.0..0.6).contains(&f.rim_gap));
+                if f.cystic {
+                    assert!(f.radius_mm >= RANDOM_CORE_MIN_MM);
+                    assert!(
+                        !f.enhancing || f.necrotic,
+                        "an enhancing cyst sits in a rim"
+                    );
+                }
+                if f.necrotic {
+                    assert!(f.enhancing && f.radius_mm >= RANDOM_CORE_MIN_MM);
+                }
+            }
+            let (e0, e1) = RANDOM_EDEMA_RANGE_MM;
+            assert!(p.edema_mm == 0.0 || (e0..e1).contains(&p.edema_mm));
+            assert!((0.6..0.98).contains(&p.edema_weight));
+            let single = p.foci.len() == 1;
+            let want = match p.kind {
+                TumourKind::Multifocal => !single,
+                TumourKind::Small => single && r0 < 9.0,
+                TumourKind::LowGrade => single && r0 >= 9.0 && !p.has_enhancement(),
+                TumourKind::Glioblastoma => single && r0 >= 9.0 && p.has_enhancement(),
+            };
+            assert!(want, "{p:?}");
+            // The realistic plan of the same seed: deep, never cystic.
+            let q = TumourPlan::draw(seed);
+            assert_eq!(q.location, Location::Deep);
+            assert!(q.foci.iter().all(|f| !f.cystic));
+            assert_ne!(p, q);
+        }
+    }
+
+    #[test]
+    fn every_location_has_seeds_on_the_training_anatomies() {
+        for name in crate::anatomy::TRAINING_ANATOMIES {
+            let a = Anatomy::load_named(&Anatomy::default_dir(), name).expect("anatomy");
+            let n = a.seed_count();
+            let sample: Vec<usize> = (0..n).step_by((n / 20_000).max(1)).collect();
+            for location in Location::ALL {
+                let fits = sample
+                    .iter()
+                    .filter(|&&i| {
+                        let (_, depth) = a.seed(i);
+                        // The deepest a deep focus asks for (radius ≥ 25 mm).
+                        location_miss(location, 22.0, depth, || a.seed_ventricle_distance(i)) == 0.0
+                    })
+                    .count();
+                assert!(
+                    fits * 100 > sample.len(),
+                    "{name}: {fits} of {} seeds suit {}",
+                    sample.len(),
+                    location.name()
+                );
+            }
+            // A seed next to a ventricle is deep in the brain: a true ventricle distance.
+            for &i in &sample {
+                let v = a.seed_ventricle_distance(i);
+                assert!(v.is_finite() && v >= 1.0, "{name}: seed {i} at {v} mm");
+                if v <= PERIVENTRICULAR_MM {
+                    assert!(a.seed(i).1 >= crate::anatomy::VENTRICLE_DEPTH_MM - v - 1.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn location_miss_measures_the_distance_from_each_location() {
+        let far = || 30.0;
+        let near = || 3.0;
+        assert_eq!(location_miss(Location::Deep, 12.0, 15.0, far), 0.0);
+        assert_eq!(location_miss(Location::Deep, 12.0, 9.0, far), 3.0);
+        assert_eq!(location_miss(Location::Lobar, 0.0, 15.0, far), 0.0);
+        assert_eq!(location_miss(Location::Lobar, 0.0, 25.0, far), 3.0);
+        assert_eq!(location_miss(Location::Lobar, 0.0, 15.0, near), 7.0);
+        assert_eq!(location_miss(Location::Cortical, 0.0, 7.0, far), 0.0);
+        assert_eq!(location_miss(Location::Cortical, 0.0, 12.0, far), 3.0);
+        assert_eq!(
+            location_miss(Location::Periventricular, 0.0, 30.0, near),
+            0.0
+        );
+        assert_eq!(
+            location_miss(Location::Periventricular, 0.0, 30.0, far),
+            25.0
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use adamm_synth::{
-    case_seed, generate, Anatomy, Class, ClassTotals, SynthCase, SynthError, TumourKind, TumourPlan,
+    case_seed, generate, generate_with, AcquisitionMode, Anatomy, Class, ClassTotals, ContrastMode,
+    Degradations, GenerateOptions, Provenance, Storage, Stripping, SynthCase, SynthError,
+    TumourKind, TumourPlan,
 };
 use adamm_volume::brats::{discover_cases, label, load_case, Modality, Naming};
 use adamm_volume::nifti_io::{write_path, Datatype};
@@ -71,9 +73,10 @@ fn full_case_has_brats_layout_and_labels() {
         if !in_brain {
             assert_eq!(c.labels[v], 0, "label outside the brain at {v}");
         }
+        assert_eq!(c.mask[v], in_brain, "the stored mask is the brain at {v}");
         for im in &c.images {
             // Skull-stripped: exactly 0 outside, positive inside.
-            assert_eq!(im[v] > 0, in_brain, "voxel {v}");
+            assert_eq!(im[v] > 0.0, in_brain, "voxel {v}");
         }
     }
     // The tumour and its edema are one connected region around the core, not scattered
@@ -162,6 +165,283 @@ fn generation_is_deterministic() {
         a.tissue, c.tissue,
         "each case deforms the anatomy differently"
     );
+    // The randomised contrast and acquisition, degradations included, are as deterministic.
+    let options = GenerateOptions {
+        contrast: ContrastMode::Randomised,
+        acquisition: AcquisitionMode::Randomised,
+        ..GenerateOptions::default()
+    };
+    let r = generate_with(anatomy(), seed, &options);
+    let s = generate_with(anatomy(), seed, &options);
+    assert_eq!(r.degradations, Degradations::draw(seed));
+    assert_eq!(r.degradations, s.degradations);
+    assert_eq!(r.images, s.images);
+    assert_eq!(r.labels, s.labels);
+    assert_eq!(r.tissue, s.tissue);
+    assert_eq!(r.mask, s.mask);
+    assert_ne!(r.images[0], a.images[0]);
+}
+
+/// FNV-1a of the images as int16 values followed by the labels, and of the tissue map.
+fn fingerprint(c: &SynthCase) -> (u64, u64) {
+    let fnv = |h: &mut u64, bytes: &[u8]| {
+        for &b in bytes {
+            *h ^= u64::from(b);
+            *h = h.wrapping_mul(0x0100_0000_01B3);
+        }
+    };
+    let (mut images, mut tissue) = (0xCBF2_9CE4_8422_2325u64, 0xCBF2_9CE4_8422_2325u64);
+    for im in &c.images {
+        for &v in im {
+            fnv(&mut images, &(v as i16).to_le_bytes());
+        }
+    }
+    fnv(&mut images, &c.labels);
+    fnv(&mut tissue, &c.tissue);
+    (images, tissue)
+}
+
+/// The realistic acquisition is untouched by the randomised degradations: the case of seed
+/// `case_seed(5, 3)` has the values it had before they were added (fingerprints recorded
+/// then), whole numbers in 1..=32767 inside the brain and 0 outside.
+#[test]
+fn realistic_case_values_are_unchanged() {
+    let c = generate(anatomy(), case_seed(5, 3));
+    assert!(c.degradations.is_none());
+    assert_eq!(c.degradations.storage, Storage::Int16);
+    for im in &c.images {
+        assert!(im
+            .iter()
+            .all(|&v| v == 0.0 || (v.fract() == 0.0 && (1.0..=32767.0).contains(&v))));
+    }
+    assert_eq!(
+        fingerprint(&c),
+        (0x4A46_BD5A_58AF_3092, 0x511E_903E_6F2D_9F82)
+    );
+}
+
+/// The first case (run seed 78) whose randomised degradations satisfy `want`.
+fn find_degraded(want: impl Fn(&Degradations) -> bool) -> u64 {
+    (0..5000)
+        .map(|i| case_seed(78, i))
+        .find(|&s| want(&Degradations::draw(s)))
+        .expect("some case in 5000 matches")
+}
+
+/// The randomised acquisition with the realistic contrast table (so the rim and the tissue
+/// classes keep their known relative signals).
+fn randomised_acquisition() -> GenerateOptions {
+    GenerateOptions {
+        acquisition: AcquisitionMode::Randomised,
+        ..GenerateOptions::default()
+    }
+}
+
+/// Whether voxel `v` lies within Euclidean distance `r` of a voxel of `mask`.
+fn near(mask: &[bool], dims: [usize; 3], v: usize, r: usize) -> bool {
+    let p = [
+        v % dims[0],
+        (v / dims[0]) % dims[1],
+        v / (dims[0] * dims[1]),
+    ]
+    .map(|x| x as isize);
+    let r = r as isize;
+    (-r..=r).any(|dk| {
+        (-r..=r).any(|dj| {
+            (-r..=r).any(|di| {
+                let q = [p[0] + di, p[1] + dj, p[2] + dk];
+                di * di + dj * dj + dk * dk <= r * r
+                    && (0..3).all(|a| q[a] >= 0 && (q[a] as usize) < dims[a])
+                    && mask[q[0] as usize + dims[0] * (q[1] as usize + dims[1] * q[2] as usize)]
+            })
+        })
+    })
+}
+
+/// Mean squared second difference of `image` along `axis` over brain voxels whose two
+/// neighbours along it are in the brain too.
+fn second_difference_power(image: &[f32], mask: &[bool], dims: [usize; 3], axis: usize) -> f64 {
+    let stride = [1, dims[0], dims[0] * dims[1]][axis];
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for v in stride..image.len() - stride {
+        if mask[v] && mask[v - stride] && mask[v + stride] {
+            let d = f64::from(image[v + stride] - 2.0 * image[v] + image[v - stride]);
+            sum += d * d;
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+/// An eroded, edge-resampled float32 case: the cut cortex is 0 in the images and background
+/// in labels and tissue, everything else as in the realistic case of the seed; the images ring
+/// at the edge (small negative values) inside a shell of the documented width and are exactly
+/// 0 beyond it; the float32 files and synth.json read back.
+#[test]
+fn eroded_resampled_float_case() {
+    let seed = find_degraded(|d| {
+        matches!(d.stripping, Stripping::Eroded { voxels: 2 })
+            && d.edge.is_some()
+            && d.storage == Storage::Float32
+    });
+    let case = generate_with(anatomy(), seed, &randomised_acquisition());
+    let base = generate(anatomy(), seed);
+    let edge = case.degradations.edge.expect("edge resampling");
+    let n = case.labels.len();
+    let (mut cut, mut cut_lesion) = (0usize, 0usize);
+    for v in 0..n {
+        let brain = base.tissue[v] > 0;
+        assert!(
+            !case.mask[v] || brain,
+            "the eroded mask lies in the brain ({v})"
+        );
+        if case.mask[v] {
+            assert_eq!(
+                (case.labels[v], case.tissue[v]),
+                (base.labels[v], base.tissue[v])
+            );
+        } else {
+            assert_eq!((case.labels[v], case.tissue[v]), (0, 0), "cut voxel {v}");
+            if brain {
+                cut += 1;
+                cut_lesion += usize::from(base.labels[v] != 0);
+            }
+        }
+    }
+    let brain = base.tissue.iter().filter(|&&t| t > 0).count();
+    assert!(
+        cut > brain / 20 && cut < brain / 3,
+        "{cut} of {brain} voxels cut"
+    );
+    assert!(cut_lesion > 0, "the erosion cuts into the tumour's edema");
+    let outside: Vec<bool> = case.mask.iter().map(|&m| !m).collect();
+    for m in Modality::ALL {
+        let im = &case.images[m.index()];
+        let (mut negative, mut lowest) = (0usize, 0f32);
+        for (v, &value) in im.iter().enumerate() {
+            if value != 0.0 && !case.mask[v] {
+                assert!(
+                    near(&case.mask, case.dims, v, edge.shell),
+                    "{}: {value} at {v}, beyond the {}-voxel shell",
+                    m.name(),
+                    edge.shell
+                );
+            }
+            if value < 0.0 {
+                negative += 1;
+                lowest = lowest.min(value);
+                assert!(
+                    !case.mask[v] || near(&outside, case.dims, v, 3),
+                    "{}: {value} at {v}, deep inside the brain",
+                    m.name()
+                );
+            }
+        }
+        // Small next to the image's signal.
+        let highest = im.iter().copied().fold(0f32, f32::max);
+        assert!(negative > 100, "{}: {negative} negative voxels", m.name());
+        assert!(
+            -lowest < 0.25 * highest,
+            "{}: undershoot {lowest} vs a maximum of {highest}",
+            m.name()
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = case
+        .write(anatomy().header(), dir.path(), "X", Naming::Brats2023)
+        .expect("write");
+    for m in Modality::ALL {
+        let v = read_path(&paths[m.index()]).expect("read");
+        assert_eq!(v.header.datatype, Datatype::F32);
+        assert!(v.data == case.images[m.index()], "{} round-trips", m.name());
+    }
+    let provenance = Provenance::read(dir.path())
+        .expect("read")
+        .expect("synth.json");
+    assert_eq!(provenance.degradations, case.degradations);
+}
+
+/// A dilated int16 case with thick slices: labels and tissue as in the realistic case, the rim
+/// holds CSF-like signal (bright on T2) with enhancing dura on T1Gd, nothing outside the
+/// stored mask, and a thick-slice modality is piecewise linear along its slice axis.
+#[test]
+fn dilated_thick_slice_int16_case() {
+    let seed = find_degraded(|d| {
+        let thick = |m: Modality| d.thick_slices[m.index()].is_some_and(|t| t.thickness_mm > 4.0);
+        matches!(
+            d.stripping,
+            Stripping::Dilated {
+                voxels: 3,
+                dura_t1gd: Some(_)
+            }
+        ) && d.edge.is_none()
+            && d.storage == Storage::Int16
+            && thick(Modality::Flair)
+            && d.thick_slices[Modality::T1.index()].is_none()
+    });
+    let case = generate_with(anatomy(), seed, &randomised_acquisition());
+    let base = generate(anatomy(), seed);
+    assert_eq!(case.labels, base.labels);
+    assert_eq!(case.tissue, base.tissue);
+    let n = case.labels.len();
+    let rim: Vec<bool> = (0..n)
+        .map(|v| case.mask[v] && base.tissue[v] == 0)
+        .collect();
+    assert!((0..n).all(|v| case.mask[v] || base.tissue[v] == 0));
+    let rim_count = rim.iter().filter(|&&r| r).count();
+    assert!(rim_count > 100_000, "rim of {rim_count} voxels");
+    let t = case.class_totals();
+    let rim_relative = |m: Modality| {
+        let im = &case.images[m.index()];
+        let sum: f64 = (0..n).filter(|&v| rim[v]).map(|v| f64::from(im[v])).sum();
+        sum / rim_count as f64 / t.mean(m, Class::Wm).expect("white matter")
+    };
+    for m in Modality::ALL {
+        let im = &case.images[m.index()];
+        assert!((0..n).all(|v| case.mask[v] || im[v] == 0.0), "{}", m.name());
+        assert!(im
+            .iter()
+            .all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v)));
+    }
+    assert!(
+        rim_relative(Modality::T2) > 1.2,
+        "T2 rim {}",
+        rim_relative(Modality::T2)
+    );
+    assert!(
+        rim_relative(Modality::T1Gd) > rim_relative(Modality::T1) + 0.1,
+        "dura: T1Gd rim {} vs T1 rim {}",
+        rim_relative(Modality::T1Gd),
+        rim_relative(Modality::T1)
+    );
+    let slices = case.degradations.thick_slices[Modality::Flair.index()].expect("thick FLAIR");
+    let power = |m: Modality, axis: usize| {
+        second_difference_power(&case.images[m.index()], &base.mask, case.dims, axis)
+    };
+    let others = |m: Modality| {
+        (0..3)
+            .filter(|&a| a != slices.axis)
+            .map(|a| power(m, a))
+            .sum::<f64>()
+            / 2.0
+    };
+    let flair = power(Modality::Flair, slices.axis) / others(Modality::Flair);
+    let t1 = power(Modality::T1, slices.axis) / others(Modality::T1);
+    assert!(
+        flair < 0.2 && flair < 0.3 * t1,
+        "second differences along the slice axis / across: FLAIR {flair:.3}, T1 {t1:.3}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = case
+        .write(anatomy().header(), dir.path(), "X", Naming::Brats2023)
+        .expect("write");
+    let v = read_path(&paths[Modality::T2.index()]).expect("read");
+    assert_eq!(v.header.datatype, Datatype::I16);
+    assert!(v.data == case.images[Modality::T2.index()]);
+    let provenance = Provenance::read(dir.path())
+        .expect("read")
+        .expect("synth.json");
+    assert_eq!(provenance.degradations, case.degradations);
 }
 
 #[test]
@@ -242,7 +522,7 @@ fn written_case_reads_back_on_the_atlas_grid() {
             .data
             .iter()
             .zip(&c.images[m.index()])
-            .all(|(&a, &b)| a == b as f32));
+            .all(|(&a, &b)| a == b));
     }
 }
 
@@ -292,7 +572,7 @@ fn small_phantom_cases_keep_the_invariants() {
         for v in 0..c.labels.len() {
             let in_brain = c.tissue[v] > 0;
             assert!(c.labels[v] == 0 || in_brain);
-            assert!(c.images.iter().all(|im| (im[v] > 0) == in_brain));
+            assert!(c.images.iter().all(|im| (im[v] > 0.0) == in_brain));
         }
         assert!(
             c.label_counts()[1..].iter().sum::<usize>() > 0,
@@ -350,7 +630,6 @@ fn bad_anatomy_is_refused_with_a_reason() {
 /// differ from the realistic case's, and what physics fixes still visible in the images.
 #[test]
 fn randomised_contrast_cases_differ_yet_keep_the_physics() {
-    use adamm_synth::{generate_with, ContrastMode, GenerateOptions};
     use Class::*;
     use Modality::*;
     let realistic = glioblastoma();
@@ -386,6 +665,7 @@ fn randomised_contrast_cases_differ_yet_keep_the_physics() {
     let both = GenerateOptions {
         contrast: ContrastMode::Randomised,
         acquisition: adamm_synth::AcquisitionMode::Randomised,
+        ..GenerateOptions::default()
     };
     let case = generate_with(anatomy(), realistic.seed, &both);
     let t = case.class_totals();
