@@ -6,6 +6,7 @@
 //! tools end.
 
 mod cases;
+mod compare;
 mod device;
 mod eval;
 mod export;
@@ -45,6 +46,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a student on a folder of cases under all 15 modality combinations.
     Eval(eval::Args),
+    /// Compare two evaluations of the same cases: paired Dice differences with bootstrap intervals.
+    Compare(compare::Args),
     /// Segment one case (any subset of T1, T1Gd, T2, FLAIR) into a label map.
     Segment(segment::Args),
     /// Export a run's student for the browser (half precision) with a model card.
@@ -66,6 +69,7 @@ fn main() {
         Command::Render(args) => render::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Export(args) => export::run(args),
     };

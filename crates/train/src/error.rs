@@ -60,6 +60,45 @@ pub enum TrainError {
         /// Why.
         source: serde_json::Error,
     },
+    /// A line of an evaluation's `metrics.csv` that cannot be read.
+    #[error("{path}, line {line}: {detail}")]
+    MetricsCsv {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based; a record's first line).
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Two evaluations without a case in common.
+    #[error("{a} and {b} share no case: compare two evaluations of the same test cases")]
+    NoCommonCases {
+        /// Name of the first evaluation.
+        a: String,
+        /// Name of the second evaluation.
+        b: String,
+    },
+    /// Two evaluations of different case sets.
+    #[error(
+        "{a} and {b} hold different cases (only in {a}: {}; only in {b}: {}): compare two \
+         evaluations of the same test cases",
+        id_list(.only_a),
+        id_list(.only_b)
+    )]
+    DifferentCases {
+        /// Name of the first evaluation.
+        a: String,
+        /// Name of the second evaluation.
+        b: String,
+        /// Cases only the first holds.
+        only_a: Vec<String>,
+        /// Cases only the second holds.
+        only_b: Vec<String>,
+    },
+    /// Rows of two evaluations that cannot be paired (a combination or region only one has,
+    /// a row given twice).
+    #[error("cannot pair the evaluations: {0}")]
+    Unpaired(String),
     /// A plot could not be drawn.
     #[error("plotting {path}: {detail}")]
     Plot {
@@ -78,4 +117,22 @@ impl TrainError {
             source,
         }
     }
+}
+
+/// Up to ten ids, then how many more; `none` for an empty list.
+fn id_list(ids: &[String]) -> String {
+    const SHOWN: usize = 10;
+    if ids.is_empty() {
+        return "none".into();
+    }
+    let mut text = ids
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    text
 }

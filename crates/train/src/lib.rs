@@ -6,6 +6,7 @@
 //! pz]` is, as a Burn tensor, `[channels, pz, py, px]` (depth = z, height = y, width = x).
 
 pub mod cache;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod eval;
