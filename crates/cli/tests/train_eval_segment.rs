@@ -296,6 +296,64 @@ fn train_resume_eval_segment_export() {
         "one heatmap per adapter position, got {heatmaps}"
     );
 
+    // Two sets side by side and a perturbed one: one folder each and report.md with both
+    // tables.
+    let sets = tmp.path().join("eval-sets");
+    let out = ok(adamm(&[
+        "eval",
+        "--model",
+        &s(&a.join("best-student.bpk")),
+        "--data",
+        &format!("id={}", s(&data)),
+        "--data",
+        &format!("ood={}", s(&data)),
+        "--robustness",
+        &format!("noise={}", s(&data)),
+        "--out",
+        &s(&sets),
+        "--limit",
+        "1",
+        "--window",
+        "32",
+        "--combinations",
+        "1000,1111",
+    ]));
+    let report = std::fs::read_to_string(sets.join("report.md")).expect("report.md");
+    assert!(out.contains("| T1 + T1Gd + T2 + FLAIR |"), "{out}");
+    assert!(
+        report.contains("| modalities | id WT | id TC | id ET (1 cases) | ood WT |"),
+        "{report}"
+    );
+    let side_rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| T1")).collect();
+    assert_eq!(side_rows.len(), 2, "two combinations:\n{report}");
+    // The same cases in both sets: the same numbers in both column groups.
+    for row in &side_rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[2..5], cells[5..8], "{row}");
+    }
+    assert!(report.contains("## Robustness"), "{report}");
+    assert!(report.contains("| noise | 1 |"), "{report}");
+    assert!(report.contains("| none (id) | 1 |"), "{report}");
+    assert!(report.contains("no synth.json"), "{report}");
+    for dir in ["id", "ood", "robustness/noise"] {
+        assert!(sets.join(dir).join("summary.json").is_file(), "{dir}");
+    }
+    let noise_csv =
+        std::fs::read_to_string(sets.join("robustness/noise/metrics.csv")).expect("csv");
+    assert_eq!(noise_csv.lines().count(), 1 + 3, "all four modalities only");
+    let err = failed(adamm(&[
+        "eval",
+        "--model",
+        &s(&a.join("best-student.bpk")),
+        "--data",
+        &format!("x={}", s(&data)),
+        "--data",
+        &format!("x={}", s(&data)),
+        "--out",
+        &s(&sets),
+    ]));
+    assert!(err.contains("two test sets are called \"x\""), "{err}");
+
     // Export for the browser, with a model card carrying the evaluation.
     let model = tmp.path().join("model.bpk");
     ok(adamm(&[
@@ -380,6 +438,8 @@ fn train_refuses_cases_of_the_held_out_anatomy() {
         seed: 1,
         contrast: "realistic".into(),
         acquisition: "realistic".into(),
+        shape: "realistic".into(),
+        degradations: adamm_synth::Degradations::default(),
     };
     provenance
         .write(&data.join("TINY-001"))

@@ -1,6 +1,8 @@
 //! Evaluation records and reports: `metrics.csv` (one row per case × combination × region)
 //! and `summary.md` in the paper's layout (15 combinations × Dice and HD95 for WT/TC/ET, plus
-//! the mean row).
+//! the mean row); for several test sets, the 15-row Dice tables side by side
+//! ([`side_by_side_table`]) and the all-four-modalities Dice under perturbations
+//! ([`robustness_table`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -139,6 +141,101 @@ pub fn markdown_table(summary: &[(Availability, CombinationSummary)]) -> String 
     out
 }
 
+/// The 15-row Dice tables of several evaluated sets side by side: one row per combination
+/// (the union of the sets', in table order) and the mean row; per set, Dice WT, TC and ET as
+/// fractions (`–` where a set lacks the combination). The mean row of each set averages its
+/// own combinations.
+pub fn side_by_side_table(sets: &[(String, Vec<(Availability, CombinationSummary)>)]) -> String {
+    let mut out = String::new();
+    let mut head = String::from("| modalities |");
+    for (name, summary) in sets {
+        let cases = summary.iter().map(|(_, s)| s.cases).max().unwrap_or(0);
+        let _ = write!(head, " {name} WT | {name} TC | {name} ET ({cases} cases) |");
+    }
+    let _ = writeln!(out, "{head}");
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(3 * sets.len()));
+    let cells = |s: Option<&CombinationSummary>| match s {
+        Some(s) => s.dice.map(|d| format!("{d:.3}")).join(" | "),
+        None => "– | – | –".to_owned(),
+    };
+    for a in Availability::all_combinations() {
+        if !sets.iter().any(|(_, sum)| sum.iter().any(|(b, _)| *b == a)) {
+            continue;
+        }
+        let row: Vec<String> = sets
+            .iter()
+            .map(|(_, sum)| cells(sum.iter().find(|(b, _)| *b == a).map(|(_, s)| s)))
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", modality_names(a), row.join(" | "));
+    }
+    let means: Vec<String> = sets
+        .iter()
+        .map(|(_, sum)| cells(Some(&mean_row(sum))))
+        .collect();
+    let _ = writeln!(out, "| **mean** | {} |", means.join(" | "));
+    out
+}
+
+/// The robustness table: per perturbed set, the all-four-modalities Dice for WT, TC, ET and
+/// its change against `reference` (the unperturbed set's all-four row), in Dice points.
+pub fn robustness_table(
+    reference: Option<(&str, &CombinationSummary)>,
+    perturbed: &[(String, CombinationSummary)],
+) -> String {
+    let mut out = String::new();
+    match reference {
+        Some((name, _)) => {
+            let _ = writeln!(
+                out,
+                "| perturbation | cases | Dice WT | Dice TC | Dice ET | Δ WT | Δ TC | Δ ET (vs {name}) |"
+            );
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "| perturbation | cases | Dice WT | Dice TC | Dice ET |"
+            );
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        }
+    }
+    if let Some((name, r)) = reference {
+        let _ = writeln!(
+            out,
+            "| none ({name}) | {} | {:.3} | {:.3} | {:.3} | | | |",
+            r.cases, r.dice[0], r.dice[1], r.dice[2]
+        );
+    }
+    for (name, s) in perturbed {
+        let _ = write!(
+            out,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+            s.cases, s.dice[0], s.dice[1], s.dice[2]
+        );
+        if let Some((_, r)) = reference {
+            let _ = write!(
+                out,
+                " {:+.1} | {:+.1} | {:+.1} |",
+                100.0 * (s.dice[0] - r.dice[0]),
+                100.0 * (s.dice[1] - r.dice[1]),
+                100.0 * (s.dice[2] - r.dice[2])
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `T1 + T2`: the present modalities' names.
+fn modality_names(a: Availability) -> String {
+    Modality::ALL
+        .iter()
+        .filter(|m| a.has(**m))
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +289,54 @@ mod tests {
         );
         assert!(table.contains("| **mean** |"), "{table}");
         assert_eq!(table.lines().count(), 2 + 2 + 1);
+    }
+
+    fn summary_of(dice: [f64; 3], cases: usize) -> CombinationSummary {
+        CombinationSummary {
+            dice,
+            hd95: [1.0; 3],
+            cases,
+        }
+    }
+
+    #[test]
+    fn side_by_side_puts_each_set_in_its_columns_and_marks_what_a_set_lacks() {
+        let full = Availability::FULL;
+        let t1 = Availability::parse("1000").expect("code");
+        let id = vec![
+            (t1, summary_of([0.5, 0.4, 0.3], 20)),
+            (full, summary_of([0.9, 0.8, 0.7], 20)),
+        ];
+        let ood = vec![(full, summary_of([0.6, 0.5, 0.25], 24))];
+        let table = side_by_side_table(&[("ID".into(), id), ("OOD".into(), ood)]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2 + 2 + 1, "{table}");
+        assert!(lines[0].contains("ID WT") && lines[0].contains("OOD ET (24 cases)"));
+        assert_eq!(lines[2], "| T1 | 0.500 | 0.400 | 0.300 | – | – | – |");
+        assert_eq!(
+            lines[3],
+            "| T1 + T1Gd + T2 + FLAIR | 0.900 | 0.800 | 0.700 | 0.600 | 0.500 | 0.250 |"
+        );
+        // Each set's mean is over its own combinations.
+        assert_eq!(
+            lines[4],
+            "| **mean** | 0.700 | 0.600 | 0.500 | 0.600 | 0.500 | 0.250 |"
+        );
+    }
+
+    #[test]
+    fn robustness_rows_show_the_drop_from_the_reference() {
+        let reference = summary_of([0.9, 0.8, 0.7], 20);
+        let noisy = summary_of([0.85, 0.8, 0.6], 10);
+        let table = robustness_table(Some(("ID", &reference)), &[("noise 8 %".into(), noisy)]);
+        assert!(
+            table.contains("| noise 8 % | 10 | 0.850 | 0.800 | 0.600 | -5.0 | +0.0 | -10.0 |"),
+            "{table}"
+        );
+        assert!(table.contains("| none (ID) | 20 | 0.900 |"), "{table}");
+        let bare = robustness_table(None, &[("bias".into(), noisy)]);
+        assert_eq!(bare.lines().count(), 3);
+        assert!(!bare.contains('Δ'));
     }
 
     #[test]
