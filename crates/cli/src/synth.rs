@@ -8,7 +8,7 @@ use std::time::Instant;
 use adamm_synth::anatomy::{is_held_out_name, HELD_OUT_ANATOMY};
 use adamm_synth::{
     anatomy_for, case_id, case_seed, generate_with, AcquisitionMode, Anatomy, Class, ClassTotals,
-    ContrastMode, GenerateOptions, ShapeMode, TumourPlan,
+    ContrastMode, GenerateOptions, Perturbation, ShapeMode, TumourPlan,
 };
 use adamm_volume::brats::{label, Modality, Naming};
 use anyhow::Context;
@@ -32,10 +32,42 @@ enum ModeArg {
     /// Raw-BraTS-like contrasts (±6 %), acquisition, brain shapes and tumours.
     Realistic,
     /// Contrasts ×0.6–1.6 per class under the physical orderings; WM at 100–5000, noise 1–8 %,
-    /// blur σ 0.3–1.2, bias about ±40 %, a random intensity curve; larger brain deformations,
-    /// ventricle size and atrophy; tumours of 0.1 to over 300 mL, 1–4 foci, cysts, no to
-    /// extensive edema, in deep, lobar, cortical or periventricular locations (see adamm_synth).
+    /// blur σ 0.3–1.2, bias about ±40 %, a random intensity curve, 1–7 mm thick slices,
+    /// interpolation ringing at the brain edge, a stripping rim or cut, int16 or float32 files;
+    /// larger brain deformations, ventricle size and atrophy; tumours of 0.1 to over 300 mL,
+    /// 1–4 foci, cysts, no to extensive edema, in deep, lobar, cortical or periventricular
+    /// locations (see adamm_synth).
     Randomised,
+}
+
+/// One factor pushed to the edge of its training range (robustness test sets).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PerturbArg {
+    /// Rician noise at 8 % of white matter.
+    Noise,
+    /// A bias field reaching ±40 %.
+    Bias,
+    /// 7 mm slices in every modality.
+    ThickSlices,
+    /// Class means at ×0.6 or ×1.6 under the physical orderings.
+    Contrast,
+    /// A 3-voxel rim of CSF and dura left by the skull stripping.
+    StrippingRim,
+    /// One 3 mm focus with little edema (well under 1 mL).
+    SmallTumour,
+}
+
+impl PerturbArg {
+    fn perturbation(self) -> Perturbation {
+        match self {
+            PerturbArg::Noise => Perturbation::Noise,
+            PerturbArg::Bias => Perturbation::Bias,
+            PerturbArg::ThickSlices => Perturbation::ThickSlices,
+            PerturbArg::Contrast => Perturbation::Contrast,
+            PerturbArg::StrippingRim => Perturbation::StrippingRim,
+            PerturbArg::SmallTumour => Perturbation::SmallTumour,
+        }
+    }
 }
 
 /// Arguments of `adamm synth`.
@@ -60,6 +92,11 @@ pub struct Args {
     /// shapes and tumours).
     #[arg(long, value_enum, default_value = "realistic")]
     mode: ModeArg,
+    /// Realistic cases with one factor at the edge of the randomised training range, for the
+    /// robustness table of `adamm eval --robustness` (the same seeds pair with the realistic
+    /// set case by case).
+    #[arg(long, value_enum, conflicts_with = "mode")]
+    perturb: Option<PerturbArg>,
     /// Cases generated at once, one per thread (default: all cores; each needs about
     /// 0.5 GB of memory).
     #[arg(long)]
@@ -106,11 +143,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
     let options = match args.mode {
-        ModeArg::Realistic => GenerateOptions::default(),
+        ModeArg::Realistic => GenerateOptions {
+            perturbation: args.perturb.map(PerturbArg::perturbation),
+            ..GenerateOptions::default()
+        },
         ModeArg::Randomised => GenerateOptions {
             contrast: ContrastMode::Randomised,
             acquisition: AcquisitionMode::Randomised,
             shape: ShapeMode::Randomised,
+            perturbation: None,
         },
     };
     let held_out = args

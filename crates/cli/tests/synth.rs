@@ -214,3 +214,39 @@ fn synth_and_render_fail_with_one_line() {
     let bad = adamm(&["synth", "--out", &d, "--naming", "2022"]);
     assert_eq!(bad.status.code(), Some(2), "clap rejects an unknown naming");
 }
+
+#[test]
+fn synth_perturb_writes_realistic_cases_with_one_factor_at_its_edge() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("noise");
+    let s = out.display().to_string();
+    ok(&adamm(&[
+        "synth",
+        "--out",
+        &s,
+        "--cases",
+        "1",
+        "--seed",
+        "9",
+        "--perturb",
+        "noise",
+    ]));
+    let case = discover_cases(&out).expect("discover").cases.remove(0);
+    let json = std::fs::read_to_string(case.dir.join("synth.json")).expect("synth.json");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["perturbation"], "noise", "{json}");
+    assert_eq!(v["acquisition"], "realistic", "{json}");
+    // A perturbation is on realistic cases only.
+    let refused = adamm(&[
+        "synth",
+        "--out",
+        &s,
+        "--perturb",
+        "bias",
+        "--mode",
+        "randomised",
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--perturb") && err.contains("--mode"), "{err}");
+}

@@ -440,6 +440,7 @@ fn train_refuses_cases_of_the_held_out_anatomy() {
         acquisition: "realistic".into(),
         shape: "realistic".into(),
         degradations: adamm_synth::Degradations::default(),
+        perturbation: None,
     };
     provenance
         .write(&data.join("TINY-001"))

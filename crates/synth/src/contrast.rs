@@ -134,20 +134,33 @@ const RANDOM_TRIES: usize = 64;
 /// T1Gd (above GM, edema and 1.2 × WM) and not on T1 (below WM); grey matter darker than white
 /// matter on T1 and T1Gd, brighter on T2.
 pub fn physically_ordered(table: &[[f32; 6]; 4]) -> bool {
+    ordering_violations(table) == 0
+}
+
+/// How many of the orderings of [`physically_ordered`] `table` breaks (each inequality
+/// counted once).
+pub fn ordering_violations(table: &[[f32; 6]; 4]) -> usize {
     use Class::*;
     let t = |m: Modality, c: Class| table[m.index()][c.index()];
     let (t1, t1gd, t2, flair) = (Modality::T1, Modality::T1Gd, Modality::T2, Modality::Flair);
-    let csf_dark = [t1, flair]
-        .iter()
-        .all(|&m| t(m, Csf) < t(m, Gm) && t(m, Csf) < 0.8);
-    let csf_bright = t(t2, Csf) > t(t2, Gm) && t(t2, Csf) > 1.3;
-    let edema_bright = [t2, flair]
-        .iter()
-        .all(|&m| t(m, Snfh) > t(m, Gm) && t(m, Snfh) > 1.2);
-    let enhancing = t(t1gd, Et) > 1.2 && t(t1gd, Et) > t(t1gd, Gm) && t(t1gd, Et) > t(t1gd, Snfh);
-    let not_on_t1 = t(t1, Et) < 1.0;
-    let grey_white = t(t1, Gm) < 1.0 && t(t1gd, Gm) < 1.0 && t(t2, Gm) > 1.0;
-    csf_dark && csf_bright && edema_bright && enhancing && not_on_t1 && grey_white
+    let mut holds = Vec::with_capacity(18);
+    for m in [t1, flair] {
+        holds.extend([t(m, Csf) < t(m, Gm), t(m, Csf) < 0.8]);
+    }
+    holds.extend([t(t2, Csf) > t(t2, Gm), t(t2, Csf) > 1.3]);
+    for m in [t2, flair] {
+        holds.extend([t(m, Snfh) > t(m, Gm), t(m, Snfh) > 1.2]);
+    }
+    holds.extend([
+        t(t1gd, Et) > 1.2,
+        t(t1gd, Et) > t(t1gd, Gm),
+        t(t1gd, Et) > t(t1gd, Snfh),
+        t(t1, Et) < 1.0,
+        t(t1, Gm) < 1.0,
+        t(t1gd, Gm) < 1.0,
+        t(t2, Gm) > 1.0,
+    ]);
+    holds.iter().filter(|&&h| !h).count()
 }
 
 /// One case's contrast table after jitter.

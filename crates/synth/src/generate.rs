@@ -14,6 +14,7 @@ use crate::deform::{warp, Deformation, WarpedAnatomy};
 use crate::degrade::{self, Degradations, Slabs, Storage, StoredMask};
 use crate::error::SynthError;
 use crate::field::{gaussian_blur, Fractal};
+use crate::perturb::{self, Perturbation};
 use crate::provenance::Provenance;
 use crate::rng::{hashed_normal_pair, splitmix64, Rand};
 use crate::tumour::{grow, place, Lesion, TumourPlan};
@@ -158,6 +159,26 @@ impl Acquisition {
             bias,
             noise_key: rng.bits(),
             gamma: gamma as f32,
+        }
+    }
+
+    /// Rescales the log bias coefficients so that the field's extremes over the brain box
+    /// (normalised coordinates in [-1, 1], sampled on a 9³ lattice) reach `1 ± edge`: the
+    /// larger of its highest value and the inverse of its lowest becomes `1 + edge`.
+    fn scale_bias_to(&mut self, edge: f64) {
+        let mut extreme = 0.0f64;
+        let steps = 9;
+        for k in 0..steps {
+            for j in 0..steps {
+                for i in 0..steps {
+                    let u = [i, j, k].map(|n| 2.0 * n as f64 / (steps - 1) as f64 - 1.0);
+                    extreme = extreme.max(f64::from(self.bias_at(u)).ln().abs());
+                }
+            }
+        }
+        if extreme > 0.0 {
+            let factor = (1.0 + edge).ln() / extreme;
+            self.bias = self.bias.map(|c| c * factor);
         }
     }
 
@@ -362,6 +383,9 @@ pub struct GenerateOptions {
     pub acquisition: AcquisitionMode,
     /// How the anatomy's shape and the tumour are drawn.
     pub shape: ShapeMode,
+    /// One factor pushed to the edge of its training range (robustness test sets), on top of
+    /// the modes above (normally realistic); `None` for none.
+    pub perturbation: Option<Perturbation>,
 }
 
 /// Calls `f(i, j, k, index)` for every voxel of a box of `dims`, x fastest (`index` is
@@ -387,10 +411,15 @@ pub fn generate(anatomy: &Anatomy, seed: u64) -> SynthCase {
 
 /// [`generate`] with options (same determinism; the default options give the same case).
 pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) -> SynthCase {
-    let plan = match options.shape {
+    let mut plan = match options.shape {
         ShapeMode::Realistic => TumourPlan::draw(seed),
         ShapeMode::Randomised => TumourPlan::draw_randomised(seed),
     };
+    // The perturbation's own draws, apart from every other stream of the seed.
+    let mut edge = perturb::stream(seed);
+    if options.perturbation == Some(Perturbation::SmallTumour) {
+        plan = perturb::small_tumour(&plan, &mut edge);
+    }
     let mut rng = Rand::new(splitmix64(seed ^ GENERATION_STREAM));
     let (work, deform) = match options.shape {
         ShapeMode::Realistic => (anatomy.work_region(), Deformation::draw(&mut rng, anatomy)),
@@ -402,12 +431,22 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
     let foci = place(&plan, anatomy, &deform, &work, &mut rng);
     let anat = warp(anatomy, &deform, &foci, work);
     let lesion = grow(&plan, &foci, &anat, &mut rng);
-    let contrast = match options.contrast {
+    let mut contrast = match options.contrast {
         ContrastMode::Realistic => CaseContrast::draw(&mut rng, plan.has_enhancement()),
         ContrastMode::Randomised => CaseContrast::draw_randomised(&mut rng, plan.has_enhancement()),
     };
+    if options.perturbation == Some(Perturbation::Contrast) {
+        contrast = perturb::edge_contrast(&contrast, plan.has_enhancement(), &mut edge);
+    }
     let enhancement = enhancement_maps(&anat, &mut rng);
-    let acquisitions = Modality::ALL.map(|_| Acquisition::draw(&mut rng, options.acquisition));
+    let mut acquisitions = Modality::ALL.map(|_| Acquisition::draw(&mut rng, options.acquisition));
+    for acq in &mut acquisitions {
+        match options.perturbation {
+            Some(Perturbation::Noise) => acq.noise = acq.scale * RANDOM_NOISE_RANGE.1 as f32,
+            Some(Perturbation::Bias) => acq.scale_bias_to(perturb::EDGE_BIAS),
+            _ => {}
+        }
+    }
 
     let dims = anatomy.dims();
     let full = dims[0] * dims[1] * dims[2];
@@ -418,9 +457,12 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
 
     // The randomised acquisition's degradations, from their own stream of the seed (so every
     // draw above is the same in both modes).
-    let degradations = match options.acquisition {
-        AcquisitionMode::Realistic => Degradations::default(),
-        AcquisitionMode::Randomised => Degradations::draw(seed),
+    let degradations = match (options.perturbation, options.acquisition) {
+        (Some(p @ (Perturbation::ThickSlices | Perturbation::StrippingRim)), _) => {
+            perturb::edge_degradations(p, &mut edge)
+        }
+        (_, AcquisitionMode::Realistic) => Degradations::default(),
+        (_, AcquisitionMode::Randomised) => Degradations::draw(seed),
     };
     let stored = StoredMask::new(&anat.mask, work.dims, degradations.stripping);
     // Where an image may be non-zero: the stored mask, and the shell of an edge resampling.
@@ -666,6 +708,7 @@ impl SynthCase {
             acquisition: self.options.acquisition.name().to_owned(),
             shape: self.options.shape.name().to_owned(),
             degradations: self.degradations,
+            perturbation: self.options.perturbation.map(|p| p.name().to_owned()),
         }
         .write(dir)?;
         Ok(written)
@@ -699,5 +742,35 @@ mod tests {
         assert!(gammas.iter().any(|&g| g < 0.8) && gammas.iter().any(|&g| g > 1.3));
         let realistic = Acquisition::draw(&mut rng, AcquisitionMode::Realistic);
         assert_eq!(realistic.gamma, 1.0);
+    }
+
+    #[test]
+    fn the_edge_bias_reaches_forty_percent_and_keeps_the_fields_shape() {
+        let mut rng = Rand::new(4);
+        for _ in 0..50 {
+            let mut a = Acquisition::draw(&mut rng, AcquisitionMode::Realistic);
+            let before = a.bias;
+            a.scale_bias_to(0.4);
+            let mut extreme = 0.0f64;
+            let lattice: Vec<f64> = (0..9).map(|n| n as f64 / 4.0 - 1.0).collect();
+            for &u in &lattice {
+                for &v in &lattice {
+                    for &w in &lattice {
+                        let b = f64::from(a.bias_at([u, v, w]));
+                        assert!((1.0 / 1.4 - 1e-4..=1.4 + 1e-4).contains(&b), "{b}");
+                        extreme = extreme.max(b.ln().abs());
+                    }
+                }
+            }
+            assert!(
+                (extreme - 1.4f64.ln()).abs() < 1e-4,
+                "reaches ±40 %: {extreme}"
+            );
+            // One common factor on every coefficient: the same field, stronger.
+            let ratio = a.bias[0] / before[0];
+            for (x, y) in a.bias.iter().zip(before) {
+                assert!((x - ratio * y).abs() < 1e-12);
+            }
+        }
     }
 }

@@ -81,6 +81,7 @@ pub mod derive;
 pub mod error;
 pub mod field;
 pub mod generate;
+pub mod perturb;
 pub mod provenance;
 mod rng;
 pub mod tumour;
@@ -93,6 +94,7 @@ pub use generate::{
     case_id, generate, generate_with, AcquisitionMode, ClassTotals, ContrastMode, GenerateOptions,
     ShapeMode, SynthCase,
 };
+pub use perturb::Perturbation;
 pub use provenance::{Provenance, PROVENANCE_FILE};
 pub use rng::{anatomy_for, case_seed};
 pub use tumour::{Location, TumourKind, TumourPlan};

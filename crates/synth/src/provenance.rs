@@ -36,6 +36,10 @@ pub struct Provenance {
     /// realistic case), and read as none from files without it.
     #[serde(default, skip_serializing_if = "Degradations::is_none")]
     pub degradations: Degradations,
+    /// The factor pushed to the edge of its training range
+    /// ([`crate::Perturbation::name`]) in a robustness test case; omitted when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perturbation: Option<String>,
 }
 
 fn realistic() -> String {
@@ -96,6 +100,7 @@ mod tests {
             acquisition: "realistic".into(),
             shape: "randomised".into(),
             degradations: Degradations::default(),
+            perturbation: None,
         };
         p.write(dir.path()).expect("write");
         assert_eq!(Provenance::read(dir.path()).expect("read"), Some(p.clone()));

@@ -184,6 +184,7 @@ const RANDOMISED_SHAPE: GenerateOptions = GenerateOptions {
     contrast: adamm_synth::ContrastMode::Realistic,
     acquisition: adamm_synth::AcquisitionMode::Realistic,
     shape: ShapeMode::Randomised,
+    perturbation: None,
 };
 
 /// Labels only inside the brain, images positive exactly there (realistic acquisition).

@@ -679,3 +679,99 @@ fn randomised_contrast_cases_differ_yet_keep_the_physics() {
         assert!((50.0..10_000.0).contains(&wm), "{}: WM at {wm}", m.name());
     }
 }
+
+/// Robustness cases: the realistic case of the same seed with one factor at the edge of its
+/// training range, and nothing else changed.
+#[test]
+fn perturbed_cases_pair_with_the_realistic_case_and_push_only_their_factor() {
+    use adamm_synth::Perturbation;
+    let realistic = glioblastoma();
+    let seed = realistic.seed;
+    let brain = |c: &SynthCase| c.mask.iter().filter(|&&m| m).count();
+    let wm_mean =
+        |c: &SynthCase, m: Modality| c.class_totals().mean(m, Class::Wm).expect("white matter");
+    for p in Perturbation::ALL {
+        let options = GenerateOptions {
+            perturbation: Some(p),
+            ..GenerateOptions::default()
+        };
+        let case = generate_with(anatomy(), seed, &options);
+        assert_eq!(case.options.perturbation, Some(p));
+        if p == Perturbation::SmallTumour {
+            let n = case.label_counts();
+            let wt_ml = (n[1] + n[2] + n[3]) as f64 / 1000.0;
+            assert!(wt_ml > 0.0 && wt_ml < 3.0, "small tumour of {wt_ml} mL");
+            assert_eq!(case.plan.foci.len(), 1);
+            continue;
+        }
+        assert_eq!(case.labels, realistic.labels, "{}: same tumour", p.name());
+        assert_eq!(case.tissue, realistic.tissue, "{}: same anatomy", p.name());
+        match p {
+            Perturbation::Noise => {
+                // The same noise draws at 8 % of WM instead of 1.5–4 %: larger deviations.
+                for m in Modality::ALL {
+                    let (mut sum, mut n) = (0.0, 0usize);
+                    for v in 0..case.labels.len() {
+                        if realistic.class_at(v) == Some(Class::Wm) {
+                            sum += f64::from(
+                                (case.images[m.index()][v] - realistic.images[m.index()][v]).abs(),
+                            );
+                            n += 1;
+                        }
+                    }
+                    let change = sum / n as f64 / wm_mean(realistic, m);
+                    assert!(change > 0.02, "{}: noise changed WM by {change}", m.name());
+                }
+            }
+            Perturbation::Bias => {
+                let differs = Modality::ALL
+                    .iter()
+                    .filter(|&&m| case.images[m.index()] != realistic.images[m.index()])
+                    .count();
+                assert_eq!(differs, 4, "every modality gets the stronger field");
+            }
+            Perturbation::ThickSlices => {
+                let thick = case.degradations.thick_slices;
+                assert!(thick
+                    .iter()
+                    .all(|s| s.is_some_and(|s| s.thickness_mm == 7.0)));
+                assert_eq!(case.degradations.stripping, Stripping::Exact);
+            }
+            Perturbation::Contrast => {
+                let (t, base) = (case.class_totals(), realistic.class_totals());
+                let moved = Modality::ALL
+                    .iter()
+                    .flat_map(|&m| [Class::Csf, Class::Gm, Class::Snfh].map(|c| (m, c)))
+                    .filter(|&(m, c)| {
+                        (relative(&t, m, c) / relative(&base, m, c) - 1.0).abs() > 0.3
+                    })
+                    .count();
+                assert!(
+                    moved >= 10,
+                    "only {moved} of 12 class means moved by > 30 %"
+                );
+            }
+            Perturbation::StrippingRim => {
+                assert!(brain(&case) > brain(realistic) + 100_000, "a 3-voxel rim");
+                assert!(matches!(
+                    case.degradations.stripping,
+                    Stripping::Dilated { voxels: 3, .. }
+                ));
+            }
+            Perturbation::SmallTumour => unreachable!("handled above"),
+        }
+        // Written: synth.json names the perturbation.
+        if p == Perturbation::StrippingRim {
+            let dir = tempfile::tempdir().expect("tmp");
+            case.write(anatomy().header(), dir.path(), "P", Naming::Brats2023)
+                .expect("write");
+            let provenance = Provenance::read(dir.path())
+                .expect("read")
+                .expect("present");
+            assert_eq!(provenance.perturbation.as_deref(), Some("stripping-rim"));
+            assert_eq!(provenance.degradations, case.degradations);
+        }
+    }
+    // A realistic case records none.
+    assert_eq!(realistic.options.perturbation, None);
+}
