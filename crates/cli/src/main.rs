@@ -38,13 +38,14 @@ enum Command {
     Cases(cases::Args),
     /// Parameter breakdown of a network preset and the FLOPs of one forward pass.
     ModelInfo(model_info::Args),
-    /// Generate realistic synthetic multi-modal glioma cases (BraTS layout, SRI24 anatomy).
+    /// Generate synthetic multi-modal glioma cases (BraTS layout, real anatomies): realistic,
+    /// randomised for training, or with one factor at its edge for robustness tests.
     Synth(synth::Args),
     /// Write a PNG montage of a case: the four modalities and the labels on one slice.
     Render(render::Args),
     /// Train teacher and student (AdaMM) on a folder of BraTS cases, or resume a run.
     Train(train::Args),
-    /// Evaluate a student on a folder of cases under all 15 modality combinations.
+    /// Evaluate a student on test sets under all 15 modality combinations, side by side.
     Eval(eval::Args),
     /// Compare two evaluations of the same cases: paired Dice differences with bootstrap intervals.
     Compare(compare::Args),
