@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use adamm_model::alloc::{release_freed_memory, RELEASE_EVERY_ITERATIONS};
 use adamm_train::run::{self, Observer, Outcome, RunOptions};
 use adamm_train::{RunPaths, StepLog, TrainConfig, ValidationLog};
 use anyhow::Context;
@@ -159,6 +160,11 @@ impl Observer for Bar {
             s.terms[3],
             self.last_val
         ));
+        // This binary's allocator keeps freed pages and, over many iterations, would keep
+        // taking new ones: hand them back now and then (see `adamm_model::alloc`).
+        if s.iteration.is_multiple_of(RELEASE_EVERY_ITERATIONS) {
+            release_freed_memory();
+        }
     }
     fn validated(&mut self, v: &ValidationLog, best: bool) {
         self.last_val = format!(
