@@ -154,6 +154,37 @@ pub enum VolumeError {
         /// The grid.
         dims: [usize; 3],
     },
+    /// Two scans to register barely overlap in world space at their header positions.
+    #[error(
+        "cannot register the moving scan to the fixed scan: at their header positions only \
+         {overlap_percent:.1} % of the fixed scan's foreground lies on the moving scan's \
+         foreground (at least {required_percent:.0} % is needed); in world coordinates the \
+         fixed scan's foreground is centred at {} mm and the moving scan's at {} mm. The scans \
+         are probably of different patients or visits, or one is the wrong file",
+        point_text(fixed_centre_mm),
+        point_text(moving_centre_mm)
+    )]
+    NoOverlap {
+        /// Percentage of the fixed foreground samples on the moving foreground.
+        overlap_percent: f64,
+        /// The percentage required ([`crate::register::RegistrationOptions::min_overlap`]).
+        required_percent: f64,
+        /// Centroid of the fixed scan's foreground (world mm).
+        fixed_centre_mm: [f64; 3],
+        /// Centroid of the moving scan's foreground (world mm).
+        moving_centre_mm: [f64; 3],
+    },
+    /// A scan cannot take part in a registration.
+    #[error("cannot register: the {which} scan {detail}")]
+    UnusableScan {
+        /// `"fixed"` or `"moving"`.
+        which: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// [`crate::register::RegistrationOptions`] out of range.
+    #[error("invalid registration options: {0}")]
+    BadRegistrationOptions(String),
 }
 
 impl VolumeError {
@@ -170,6 +201,11 @@ impl VolumeError {
 pub(crate) fn product(dims: &[u64; 3]) -> Option<u128> {
     dims.iter()
         .try_fold(1u128, |acc, &d| acc.checked_mul(d as u128))
+}
+
+/// `(12.3, -4.0, 20.5)`.
+fn point_text(p: &[f64; 3]) -> String {
+    format!("({:.1}, {:.1}, {:.1})", p[0], p[1], p[2])
 }
 
 /// `512 × 512 × 400`.

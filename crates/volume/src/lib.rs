@@ -10,6 +10,8 @@
 //!   regions), case discovery and loading;
 //! - [`preprocess`]: canonical orientation, brain crop and normalisation for the network;
 //! - [`resample`]: the network's working grid (block means and trilinear interpolation);
+//! - [`regrid`]: resampling a volume onto another grid through world coordinates;
+//! - [`register`]: rigid registration of two scans of one visit on mutual information;
 //! - [`units`]: sizes written for people;
 //! - [`metrics`]: Dice, IoU, sensitivity, specificity, HD95 (BraTS conventions).
 
@@ -19,6 +21,7 @@ pub mod geometry;
 pub mod metrics;
 pub mod nifti_io;
 pub mod preprocess;
+pub mod register;
 pub mod regrid;
 pub mod resample;
 pub mod units;
@@ -27,4 +30,5 @@ pub mod volume;
 pub use error::{Result, VolumeError};
 pub use geometry::{Affine, AxisMap};
 pub use nifti_io::{read_bytes, read_path, Header};
+pub use register::{register_rigid, Registration, RegistrationOptions, Rigid};
 pub use volume::Volume;
