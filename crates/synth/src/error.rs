@@ -61,6 +61,34 @@ pub enum SynthError {
         /// The file.
         file: PathBuf,
     },
+    /// A head label map holds a value other than the head labels 0 (air) to 7 (fat).
+    #[error("{file}: head label {value} at voxel {voxel}; expected 0 air, 1 CSF, 2 grey matter, 3 white matter, 4 extra-cerebral fluid, 5 bone, 6 soft tissue, 7 fat")]
+    BadHeadLabel {
+        /// The label map.
+        file: PathBuf,
+        /// The unexpected value.
+        value: f32,
+        /// Its voxel index.
+        voxel: usize,
+    },
+    /// A class a head needs (brain tissues, bone, soft tissue) is missing or too small.
+    #[error("{file}: the head label map has only {voxels} {class} voxels; it does not look like a whole head")]
+    MissingHeadClass {
+        /// The label map.
+        file: PathBuf,
+        /// The class name.
+        class: &'static str,
+        /// How many voxels it has.
+        voxels: usize,
+    },
+    /// A head label map's grid cannot be used.
+    #[error("{file}: {why}")]
+    HeadGrid {
+        /// The label map.
+        file: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A case's provenance file could not be written or read.
     #[error("{file}: {why}")]
     Provenance {

@@ -60,6 +60,12 @@
 //! enhancement, necrosis, cysts (fluid-filled NETC), edema (0–45 mm) and mass effect, in deep,
 //! lobar, cortical or periventricular locations ([`tumour`]). Realistic cases do not change.
 //!
+//! **Whole heads for brain extraction** ([`head`]): besides tumour cases, the crate makes
+//! synthetic whole-head images of any contrast with their brain masks, SynthStrip-style, on
+//! label maps of real heads (SRI24, Colin27, MNI152 in `data/heads`; the held-out ICBM152 head
+//! in `data/heldout`, for tests only): random label means, textures, deformation, orientation,
+//! field of view, bias, noise, blur and thick slices, on a 2 mm grid ([`generate_head`]).
+//!
 //! Everything random comes from the case seed ([`case_seed`] derives it from a run seed and a
 //! case index), through ChaCha8 for the draws and a counter-based hash for the voxel noise, so
 //! a case is identical whatever the number of threads or cases in the run.
@@ -81,6 +87,7 @@ pub mod derive;
 pub mod error;
 pub mod field;
 pub mod generate;
+pub mod head;
 pub mod perturb;
 pub mod provenance;
 mod rng;
@@ -94,6 +101,7 @@ pub use generate::{
     case_id, generate, generate_with, AcquisitionMode, ClassTotals, ContrastMode, GenerateOptions,
     ShapeMode, SynthCase,
 };
+pub use head::{generate_head, HeadAnatomy, HeadDraws, HeadOptions, SynthHead};
 pub use perturb::Perturbation;
 pub use provenance::{Provenance, PROVENANCE_FILE};
 pub use rng::{anatomy_for, case_seed};
