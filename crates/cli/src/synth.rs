@@ -40,34 +40,13 @@ enum ModeArg {
     Randomised,
 }
 
-/// One factor pushed to the edge of its training range (robustness test sets).
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum PerturbArg {
-    /// Rician noise at 8 % of white matter.
-    Noise,
-    /// A bias field reaching ±40 %.
-    Bias,
-    /// 7 mm slices in every modality.
-    ThickSlices,
-    /// Class means at ×0.6 or ×1.6 under the physical orderings.
-    Contrast,
-    /// A 3-voxel rim of CSF and dura left by the skull stripping.
-    StrippingRim,
-    /// One 3 mm focus with little edema (well under 1 mL).
-    SmallTumour,
-}
-
-impl PerturbArg {
-    fn perturbation(self) -> Perturbation {
-        match self {
-            PerturbArg::Noise => Perturbation::Noise,
-            PerturbArg::Bias => Perturbation::Bias,
-            PerturbArg::ThickSlices => Perturbation::ThickSlices,
-            PerturbArg::Contrast => Perturbation::Contrast,
-            PerturbArg::StrippingRim => Perturbation::StrippingRim,
-            PerturbArg::SmallTumour => Perturbation::SmallTumour,
-        }
-    }
+/// The `--perturb` values: [`Perturbation::ALL`] by name, each with what it pins.
+fn perturbation_parser() -> impl clap::builder::TypedValueParser<Value = Perturbation> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = Perturbation::ALL.map(|p| PossibleValue::new(p.name()).help(p.describe()));
+    PossibleValuesParser::new(values).try_map(|name| {
+        Perturbation::from_name(&name).ok_or_else(|| format!("unknown perturbation {name:?}"))
+    })
 }
 
 /// Arguments of `adamm synth`.
@@ -95,8 +74,8 @@ pub struct Args {
     /// Realistic cases with one factor at the edge of the randomised training range, for the
     /// robustness table of `adamm eval --robustness` (the same seeds pair with the realistic
     /// set case by case).
-    #[arg(long, value_enum, conflicts_with = "mode")]
-    perturb: Option<PerturbArg>,
+    #[arg(long, conflicts_with = "mode", value_parser = perturbation_parser())]
+    perturb: Option<Perturbation>,
     /// Cases generated at once, one per thread (default: all cores; each needs about
     /// 0.5 GB of memory).
     #[arg(long)]
@@ -144,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
     let options = match args.mode {
         ModeArg::Realistic => GenerateOptions {
-            perturbation: args.perturb.map(PerturbArg::perturbation),
+            perturbation: args.perturb,
             ..GenerateOptions::default()
         },
         ModeArg::Randomised => GenerateOptions {
