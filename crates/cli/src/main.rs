@@ -15,8 +15,10 @@ mod metrics;
 mod model_info;
 mod render;
 mod segment;
+mod strip;
 mod synth;
 mod train;
+mod train_strip;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +55,10 @@ enum Command {
     Segment(segment::Args),
     /// Export a run's student for the browser (half precision) with a model card.
     Export(export::Args),
+    /// Brain extraction: the skull-stripped image and the brain mask on the input's own grid.
+    Strip(strip::Args),
+    /// Train the brain-extraction network on synthetic heads of random contrast, or resume.
+    TrainStrip(train_strip::Args),
 }
 
 /// jemalloc, tuned for the network's large activations (see `adamm_model::alloc`).
@@ -73,6 +79,8 @@ fn main() {
         Command::Compare(args) => compare::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Export(args) => export::run(args),
+        Command::Strip(args) => strip::run(args),
+        Command::TrainStrip(args) => train_strip::run(args),
     };
     if let Err(e) = result {
         if is_closed_pipe(&e) {

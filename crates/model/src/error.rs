@@ -77,6 +77,21 @@ pub enum ModelError {
          `adamm export --run RUN --out FILE`."
     )]
     NotAStudent(String),
+
+    /// A brain-extraction network (`adamm train-strip`) given where a tumour model is expected.
+    #[error(
+        "This model file holds a brain-extraction network (stripper), not a tumour model: use \
+         it with `adamm strip`."
+    )]
+    BrainExtractionModel,
+
+    /// A tumour model (or another AdaMM network) given where a brain-extraction network is
+    /// expected.
+    #[error(
+        "This model file holds a tumour-model {0}, not a brain-extraction network (stripper): \
+         train one with `adamm train-strip`."
+    )]
+    NotAStripper(String),
 }
 
 /// What can stop the segmentation pipeline (`crate::pipeline`), worded for the person whose

@@ -122,6 +122,11 @@
 //! (read, one grid, preprocess, the working grid, sliding windows, back to native), used by
 //! the CLI, the evaluation, the browser worker and the end-to-end test alike.
 //!
+//! ## Brain extraction
+//! [`StripNet`] ([`strip`]) is a separate, small residual U-Net (248,273 parameters) that
+//! finds the brain in a whole-head scan of any contrast, trained on synthetic heads only
+//! (`adamm train-strip`); [`strip_input`] brings a scan to its 2 mm grid and the mask back.
+//!
 //! ## Backends
 //! The code has no backend type parameter (Burn 0.22 chooses the backend at run time from the
 //! `Device`): the same calls run on `Device::flex()` (CPU, native and wasm),
@@ -157,6 +162,8 @@ pub mod pipeline;
 pub mod presence;
 pub mod sampler;
 pub mod store;
+pub mod strip;
+pub mod strip_input;
 
 pub use backbone::{Backbone, BackboneConfig, NetOutput};
 pub use bank::{AdapterBank, AdapterBankConfig, AdapterEntry, AdapterEntryConfig};
@@ -176,7 +183,10 @@ pub use presence::{PresenceHead, PresenceHeadConfig};
 pub use sampler::CombinationSampler;
 pub use store::{
     InferenceSettings, Precision, WeightsInfo, LEGACY_LIGHT_WINDOW, LEGACY_NORMALIZATION,
+    STRIPPER_KIND,
 };
+pub use strip::{StripNet, StripNetConfig};
+pub use strip_input::{prepare_strip_input, StripGrid, StripInput};
 
 /// Re-export of Burn, so users get the exact version this crate uses.
 pub use burn;

@@ -171,6 +171,9 @@ impl LoadedStudent {
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<LoadedStudent, ModelError> {
         let info =
             WeightsInfo::from_bytes(bytes).map_err(|e| ModelError::NotAModelFile(e.to_string()))?;
+        if info.kind == crate::store::STRIPPER_KIND {
+            return Err(ModelError::BrainExtractionModel);
+        }
         if info.kind != "student" {
             return Err(ModelError::NotAStudent(info.kind));
         }

@@ -22,12 +22,19 @@ use crate::discriminator::{StyleDiscriminator, StyleDiscriminatorConfig};
 use crate::error::{ModelError, Result};
 use crate::infer::SlidingWindowConfig;
 use crate::network::{Student, Teacher};
+use crate::strip::{StripNet, StripNetConfig};
+use crate::strip_input::StripGrid;
 
 const KEY_KIND: &str = "adamm.kind";
 const KEY_CONFIG: &str = "adamm.config";
 const KEY_PRECISION: &str = "adamm.precision";
 const KEY_WINDOW: &str = "adamm.window";
 const KEY_NORMALIZATION: &str = "adamm.normalization";
+const KEY_STRIP_GRID: &str = "adamm.strip_grid";
+const KEY_STRIP_VOXEL: &str = "adamm.strip_voxel_mm";
+
+/// `adamm.kind` of brain-extraction networks ([`StripNet`]).
+pub const STRIPPER_KIND: &str = "stripper";
 
 /// What running a student needs beyond its weights, recorded in the files written for
 /// inference.
@@ -213,10 +220,22 @@ fn to_bytes<M: Persisted>(
     precision: Precision,
     inference: Option<InferenceSettings>,
 ) -> Result<Vec<u8>> {
+    to_bytes_with(module, precision, inference, &[])
+}
+
+fn to_bytes_with<M: Persisted>(
+    module: &M,
+    precision: Precision,
+    inference: Option<InferenceSettings>,
+    extra: &[(&str, String)],
+) -> Result<Vec<u8>> {
     let mut store = BurnpackStore::from_bytes(None)
         .metadata(KEY_KIND, M::KIND)
         .metadata(KEY_CONFIG, module.config_json())
         .metadata(KEY_PRECISION, precision.name());
+    for (key, value) in extra {
+        store = store.metadata(*key, value.clone());
+    }
     if let Some(settings) = inference {
         store = store
             .metadata(KEY_WINDOW, format_window(settings.window))
@@ -265,6 +284,12 @@ fn config_difference(expected: &str, found: &str) -> Option<String> {
 fn apply_bytes<M: Persisted>(build: impl FnOnce() -> Result<M>, bytes: &[u8]) -> Result<M> {
     let info = WeightsInfo::from_bytes(bytes)?;
     if info.kind != M::KIND {
+        if info.kind == STRIPPER_KIND {
+            return Err(ModelError::BrainExtractionModel);
+        }
+        if M::KIND == STRIPPER_KIND {
+            return Err(ModelError::NotAStripper(info.kind));
+        }
         return Err(ModelError::WeightsMismatch(format!(
             "the file holds a {} network, not a {}",
             info.kind,
@@ -484,4 +509,100 @@ impl StyleDiscriminator {
     ) -> Result<StyleDiscriminator> {
         apply_bytes(|| Ok(config.init(device)), bytes)
     }
+}
+
+impl Persisted for StripNet {
+    const KIND: &'static str = STRIPPER_KIND;
+    fn config_json(&self) -> String {
+        self.config.to_string()
+    }
+}
+
+fn strip_metadata(grid: StripGrid) -> [(&'static str, String); 2] {
+    [
+        (KEY_STRIP_GRID, format_window(grid.dims)),
+        (KEY_STRIP_VOXEL, format!("{}", grid.voxel_mm)),
+    ]
+}
+
+impl StripNet {
+    /// The network's weights as a burnpack file in memory (kind `stripper`, its configuration
+    /// and `grid`, the working grid it runs on, recorded).
+    pub fn to_bytes(&self, precision: Precision, grid: StripGrid) -> Result<Vec<u8>> {
+        to_bytes_with(self, precision, None, &strip_metadata(grid))
+    }
+
+    /// [`StripNet::to_bytes`] written to `path`.
+    pub fn save(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        precision: Precision,
+        grid: StripGrid,
+    ) -> Result<()> {
+        write_file(path.as_ref(), &self.to_bytes(precision, grid)?)
+    }
+
+    /// Builds a network for `config` on `device` and loads `bytes` into it; refuses a file of
+    /// another kind (a tumour model: [`ModelError::NotAStripper`]) or configuration.
+    pub fn from_bytes(config: &StripNetConfig, bytes: &[u8], device: &Device) -> Result<StripNet> {
+        apply_bytes(|| config.init(device), bytes)
+    }
+
+    /// Loads a brain-extraction file held in memory with the configuration and working grid
+    /// it records.
+    pub fn from_bytes_any(bytes: &[u8], device: &Device) -> Result<(StripNet, StripGrid)> {
+        let info = WeightsInfo::from_bytes(bytes)?;
+        if info.kind != STRIPPER_KIND {
+            return Err(ModelError::NotAStripper(info.kind));
+        }
+        let config = StripNetConfig::load_binary(info.config_json.as_bytes())
+            .map_err(|e| ModelError::WeightsMismatch(format!("unreadable configuration: {e}")))?;
+        let grid = strip_grid_of(bytes)?;
+        Ok((StripNet::from_bytes(&config, bytes, device)?, grid))
+    }
+
+    /// [`StripNet::from_bytes_any`] reading the file at `path` (its name in the messages).
+    pub fn load_any(
+        path: impl AsRef<std::path::Path>,
+        device: &Device,
+    ) -> Result<(StripNet, StripGrid)> {
+        let path = path.as_ref();
+        let bytes = read_file(path)?;
+        StripNet::from_bytes_any(&bytes, device).map_err(|e| match e {
+            ModelError::WeightsMismatch(m) => {
+                ModelError::WeightsMismatch(format!("{}: {m}", path.display()))
+            }
+            ModelError::NotAStripper(kind) => {
+                ModelError::NotAStripper(format!("{kind} (in {})", path.display()))
+            }
+            other => other,
+        })
+    }
+}
+
+/// The working grid recorded in a brain-extraction file (the default grid when none is).
+fn strip_grid_of(bytes: &[u8]) -> Result<StripGrid> {
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
+        ModelError::WeightsIo {
+            path: "<bytes>".into(),
+            message: format!("not a burnpack file: {e}"),
+        }
+    })?;
+    let meta = reader.metadata();
+    let mut grid = StripGrid::default();
+    if let Some(text) = meta.get(KEY_STRIP_GRID) {
+        grid.dims = parse_window(text).ok_or_else(|| {
+            ModelError::WeightsMismatch(format!("unreadable working grid {text:?} in the file"))
+        })?;
+    }
+    if let Some(text) = meta.get(KEY_STRIP_VOXEL) {
+        grid.voxel_mm = text
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| {
+                ModelError::WeightsMismatch(format!("unreadable voxel size {text:?} in the file"))
+            })?;
+    }
+    Ok(grid)
 }

@@ -16,6 +16,7 @@ pub mod report;
 pub mod run;
 pub mod sampler;
 pub mod split;
+pub mod strip;
 pub mod trainer;
 
 pub use config::TrainConfig;

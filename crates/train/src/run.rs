@@ -294,6 +294,20 @@ fn keep_rows_until(path: &Path, iteration: usize, header: &str) -> Result<(), Tr
     std::fs::write(path, out).map_err(|e| TrainError::io(path, e))
 }
 
+/// Opens the CSV log at `path` for appending, its rows after `iteration` dropped (a resumed
+/// run repeats them) and `header` written first (created if missing).
+pub(crate) fn open_csv(
+    path: &Path,
+    iteration: usize,
+    header: &str,
+) -> Result<std::fs::File, TrainError> {
+    keep_rows_until(path, iteration, header)?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| TrainError::io(path, e))
+}
+
 impl CsvLog {
     fn header() -> String {
         format!(
