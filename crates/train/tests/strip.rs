@@ -8,7 +8,7 @@ use adamm_model::{StripNet, StripNetConfig};
 use adamm_synth::head::HeadAnatomy;
 use adamm_train::strip::{
     head_anatomy, head_seed, resume_strip, start_strip, QuietStrip, StripRunOptions, StripRunPaths,
-    StripTrainConfig, StripTrainer,
+    StripTrainConfig,
 };
 
 fn tiny() -> StripTrainConfig {
@@ -129,21 +129,4 @@ fn two_iteration_run_resumes_bit_for_bit() {
     // The anatomies rotate and seeds differ per iteration.
     assert_eq!((0..4).map(head_anatomy).collect::<Vec<_>>(), [0, 1, 2, 0]);
     assert_ne!(head_seed(1, 0), head_seed(1, 1));
-}
-
-/// One iteration at the real settings (96 × 112 × 96, 2 mm); run with `--ignored --nocapture`
-/// to measure.
-#[test]
-#[ignore]
-fn full_size_iteration_time() {
-    let device = Device::flex();
-    let heads = adamm_train::strip::load_training_heads(&HeadAnatomy::default_dir()).unwrap();
-    let mut trainer = StripTrainer::new(StripTrainConfig::default(), &device, heads).unwrap();
-    for _ in 0..3 {
-        let s = trainer.step().unwrap();
-        println!(
-            "iteration {}: {:.2} s, loss {:.4}",
-            s.iteration, s.seconds, s.loss
-        );
-    }
 }
