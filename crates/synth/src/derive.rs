@@ -40,6 +40,7 @@
 use std::path::Path;
 
 use adamm_volume::geometry::Affine;
+use adamm_volume::mask::largest_component;
 
 use crate::anatomy::is_held_out_name;
 use crate::error::SynthError;
@@ -246,35 +247,6 @@ fn face_neighbours(i: usize, dims: [usize; 3]) -> impl Iterator<Item = usize> {
             _ => None,
         }
     })
-}
-
-/// The largest 6-connected component of `mask` (empty when `mask` is).
-pub fn largest_component(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
-    let mut component = vec![0u32; mask.len()];
-    let (mut best, mut best_size, mut next) = (0u32, 0usize, 0u32);
-    let mut stack = Vec::new();
-    for start in 0..mask.len() {
-        if !mask[start] || component[start] != 0 {
-            continue;
-        }
-        next += 1;
-        component[start] = next;
-        stack.push(start);
-        let mut size = 0usize;
-        while let Some(i) = stack.pop() {
-            size += 1;
-            for n in face_neighbours(i, dims) {
-                if mask[n] && component[n] == 0 {
-                    component[n] = next;
-                    stack.push(n);
-                }
-            }
-        }
-        if size > best_size {
-            (best, best_size) = (next, size);
-        }
-    }
-    component.iter().map(|&c| c != 0 && c == best).collect()
 }
 
 /// The voxels of the head in a whole-head image `t1` on a grid of `dims` (1 mm voxels): the

@@ -185,6 +185,16 @@ pub enum VolumeError {
     /// [`crate::register::RegistrationOptions`] out of range.
     #[error("invalid registration options: {0}")]
     BadRegistrationOptions(String),
+    /// A scan of a case could not be aligned to the case's reference scan.
+    #[error("cannot align {moving} to {fixed}: {source}")]
+    Alignment {
+        /// The reference scan's name.
+        fixed: String,
+        /// The scan that could not be aligned.
+        moving: String,
+        /// Why.
+        source: Box<VolumeError>,
+    },
 }
 
 impl VolumeError {

@@ -222,6 +222,16 @@ pub fn preprocess(
     images: [Option<&Volume>; 4],
     options: PreprocessOptions,
 ) -> Result<Preprocessed> {
+    preprocess_with_mask(images, None, options)
+}
+
+/// [`preprocess`] with the brain mask given (on the volumes' grid, x fastest; from brain
+/// extraction) instead of taken as the voxels non-zero in any modality.
+pub fn preprocess_with_mask(
+    images: [Option<&Volume>; 4],
+    brain_mask: Option<&[bool]>,
+    options: PreprocessOptions,
+) -> Result<Preprocessed> {
     let availability = Availability::from_present(images.map(|v| v.is_some()));
     // The first present volume gives the case's grid (as `LoadedCase::grid_volume`).
     let Some(grid_volume) = images.iter().flatten().next() else {
@@ -245,12 +255,28 @@ pub fn preprocess(
             canonical[m.index()] = Some(map.canonical_from_native(&v.data));
         }
     }
-    let mut mask = vec![false; n];
-    for c in canonical.iter().flatten() {
-        for (m, &v) in mask.iter_mut().zip(c) {
-            *m |= v != 0.0;
+    let mask = match brain_mask {
+        Some(given) => {
+            if given.len() != grid_volume.data.len() {
+                return Err(VolumeError::LengthMismatch {
+                    what: "preprocessing a case with a brain mask",
+                    expected: grid_volume.data.len(),
+                    actual: given.len(),
+                    dims: grid_volume.dims(),
+                });
+            }
+            map.canonical_from_native(given)
         }
-    }
+        None => {
+            let mut mask = vec![false; n];
+            for c in canonical.iter().flatten() {
+                for (m, &v) in mask.iter_mut().zip(c) {
+                    *m |= v != 0.0;
+                }
+            }
+            mask
+        }
+    };
     let crop = CropBox::around(&mask, dims, options.margin).unwrap_or(CropBox::full(dims));
     let brain = crop.crop(&mask, dims);
     let crop_n: usize = crop.dims().iter().product();

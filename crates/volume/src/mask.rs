@@ -1,0 +1,210 @@
+//! Binary masks on a voxel grid (x fastest): foreground by intensity, 6-connected
+//! components, hole filling, erosion and dilation by a number of voxels, and robust
+//! percentiles. Used by brain extraction, the skull-stripping check and the input checks.
+
+/// Voxels above this fraction of the 99th percentile of the positive voxels are foreground.
+pub const FOREGROUND_FRACTION: f64 = 0.05;
+
+/// `q`-th percentile (0–100) of `values` (reordered in place), nearest rank; `None` if empty.
+pub fn percentile(values: &mut [f32], q: f64) -> Option<f32> {
+    if values.is_empty() {
+        return None;
+    }
+    let k = ((q / 100.0) * (values.len() - 1) as f64).round() as usize;
+    let k = k.min(values.len() - 1);
+    let (_, v, _) = values.select_nth_unstable_by(k, f32::total_cmp);
+    Some(*v)
+}
+
+/// The foreground threshold of `data`: [`FOREGROUND_FRACTION`] of the 99th percentile of its
+/// positive values; `None` when no value is positive.
+pub fn foreground_threshold(data: &[f32]) -> Option<f32> {
+    let mut positive: Vec<f32> = data.iter().copied().filter(|&v| v > 0.0).collect();
+    let p99 = percentile(&mut positive, 99.0)?;
+    Some((f64::from(p99) * FOREGROUND_FRACTION) as f32)
+}
+
+/// The 6-neighbours of voxel `i` on `dims` (x fastest).
+pub fn face_neighbours(i: usize, dims: [usize; 3], mut f: impl FnMut(usize)) {
+    let [nx, ny, nz] = dims;
+    let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
+    if x > 0 {
+        f(i - 1);
+    }
+    if x + 1 < nx {
+        f(i + 1);
+    }
+    if y > 0 {
+        f(i - nx);
+    }
+    if y + 1 < ny {
+        f(i + nx);
+    }
+    if z > 0 {
+        f(i - nx * ny);
+    }
+    if z + 1 < nz {
+        f(i + nx * ny);
+    }
+}
+
+/// The 6-connected components of `mask`: per voxel its component's number (1, 2, …; 0
+/// outside the mask), and each component's size in voxels (component `k` at index `k − 1`).
+pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+    let mut label = vec![0u32; mask.len()];
+    let mut sizes = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..mask.len() {
+        if !mask[start] || label[start] != 0 {
+            continue;
+        }
+        sizes.push(0usize);
+        let id = sizes.len() as u32;
+        label[start] = id;
+        stack.push(start);
+        let mut size = 0usize;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            face_neighbours(i, dims, |j| {
+                if mask[j] && label[j] == 0 {
+                    label[j] = id;
+                    stack.push(j);
+                }
+            });
+        }
+        if let Some(s) = sizes.last_mut() {
+            *s = size;
+        }
+    }
+    (label, sizes)
+}
+
+/// The largest 6-connected component of `mask` (x fastest on `dims`); empty if `mask` is.
+pub fn largest_component(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
+    let (label, sizes) = components(mask, dims);
+    let Some(best) = (0..sizes.len()).max_by_key(|&k| sizes[k]) else {
+        return vec![false; mask.len()];
+    };
+    let id = best as u32 + 1;
+    label.iter().map(|&l| l == id).collect()
+}
+
+/// `mask` with its holes filled: every background voxel not 6-connected to the border of the
+/// grid through background becomes foreground.
+pub fn fill_holes(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
+    let [nx, ny, nz] = dims;
+    let mut outside = vec![false; mask.len()];
+    let mut stack = Vec::new();
+    for i in 0..mask.len() {
+        let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
+        let border = x == 0 || y == 0 || z == 0 || x + 1 == nx || y + 1 == ny || z + 1 == nz;
+        if border && !mask[i] && !outside[i] {
+            outside[i] = true;
+            stack.push(i);
+            while let Some(k) = stack.pop() {
+                face_neighbours(k, dims, |j| {
+                    if !mask[j] && !outside[j] {
+                        outside[j] = true;
+                        stack.push(j);
+                    }
+                });
+            }
+        }
+    }
+    outside.iter().map(|&o| !o).collect()
+}
+
+/// `mask` grown by `steps` voxels (6-connected steps: a city-block ball).
+pub fn dilate(mask: &[bool], dims: [usize; 3], steps: usize) -> Vec<bool> {
+    let mut out = mask.to_vec();
+    let mut front: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+    for _ in 0..steps {
+        let mut next = Vec::new();
+        for &i in &front {
+            face_neighbours(i, dims, |j| {
+                if !out[j] {
+                    out[j] = true;
+                    next.push(j);
+                }
+            });
+        }
+        front = next;
+    }
+    out
+}
+
+/// `mask` shrunk by `steps` voxels (its complement dilated): the grid's border is not
+/// background, so a mask touching the border is not eaten from there.
+pub fn erode(mask: &[bool], dims: [usize; 3], steps: usize) -> Vec<bool> {
+    let inverse: Vec<bool> = mask.iter().map(|&m| !m).collect();
+    dilate(&inverse, dims, steps).iter().map(|&b| !b).collect()
+}
+
+/// Number of voxels set in `mask`.
+pub fn count(mask: &[bool]) -> usize {
+    mask.iter().filter(|&&m| m).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: usize, y: usize, z: usize) -> usize {
+        x + 6 * (y + 6 * z)
+    }
+
+    fn cube() -> Vec<bool> {
+        let mut m = vec![false; 216];
+        for z in 1..5 {
+            for y in 1..5 {
+                for x in 1..5 {
+                    m[at(x, y, z)] = true;
+                }
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn components_and_holes() {
+        let dims = [6, 6, 6];
+        let mut m = cube();
+        m[at(2, 2, 2)] = false; // a hole
+        m[at(0, 0, 0)] = true; // a stray voxel
+        let (label, sizes) = components(&m, dims);
+        assert_eq!(sizes, vec![1, 63]);
+        assert_eq!(label[at(0, 0, 0)], 1);
+        let big = largest_component(&m, dims);
+        assert!(!big[at(0, 0, 0)] && big[at(1, 1, 1)]);
+        let filled = fill_holes(&big, dims);
+        assert!(filled[at(2, 2, 2)]);
+        assert_eq!(count(&filled), 64);
+        assert_eq!(count(&largest_component(&[false; 8], [2, 2, 2])), 0);
+    }
+
+    #[test]
+    fn dilation_and_erosion_by_city_block_steps() {
+        let dims = [6, 6, 6];
+        let m = cube();
+        // The 4³ cube grown by one face step: 64 + 6 faces of 16.
+        assert_eq!(count(&dilate(&m, dims, 1)), 64 + 6 * 16);
+        // Shrunk by one: the inner 2³.
+        let e = erode(&m, dims, 1);
+        assert_eq!(count(&e), 8);
+        assert!(e[at(2, 2, 2)] && !e[at(1, 2, 2)]);
+        assert_eq!(dilate(&m, dims, 0), m);
+    }
+
+    #[test]
+    fn percentiles_and_the_foreground_threshold() {
+        let mut v: Vec<f32> = (0..=100).map(|i| i as f32).collect();
+        assert_eq!(percentile(&mut v, 50.0), Some(50.0));
+        assert_eq!(percentile(&mut v, 99.0), Some(99.0));
+        assert_eq!(percentile(&mut [], 50.0), None);
+        let data: Vec<f32> = (0..=100).map(|i| i as f32).chain([-5.0, 0.0]).collect();
+        // 99th percentile of 1..=100 (nearest rank) is 99; 5 % of it.
+        let t = foreground_threshold(&data).unwrap();
+        assert!((t - 4.95).abs() < 1e-4, "{t}");
+        assert_eq!(foreground_threshold(&[0.0, -1.0]), None);
+    }
+}
