@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use adamm_volume::skull::check_skull;
 use adamm_volume::{read_path, Volume};
 use anyhow::bail;
 use serde::Serialize;
@@ -40,10 +41,16 @@ struct Info {
     max: f64,
     mean: f64,
     nonfinite_voxels: usize,
+    /// `adamm_volume::skull::check_skull`'s verdict and figures.
+    skull_stripped: bool,
+    foreground_ml: f64,
+    constant_background: f64,
+    skull: String,
 }
 
 fn report(file: String, v: &Volume) -> Report {
     let s = v.stats();
+    let skull = check_skull(v);
     Report::Ok(Box::new(Info {
         file,
         dims: v.dims(),
@@ -58,6 +65,10 @@ fn report(file: String, v: &Volume) -> Report {
         max: s.max,
         mean: s.mean,
         nonfinite_voxels: v.nonfinite_voxels,
+        skull_stripped: skull.stripped,
+        foreground_ml: skull.foreground_ml,
+        constant_background: skull.constant_background,
+        skull: skull.describe(),
     }))
 }
 
@@ -122,6 +133,8 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
                 max,
                 mean,
                 nonfinite_voxels,
+                skull,
+                ..
             } = info.as_ref();
             writeln!(out, "{file}")?;
             writeln!(
@@ -162,6 +175,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
                 out,
                 "  values       min {min:.6}  max {max:.6}  mean {mean:.6}"
             )?;
+            writeln!(out, "  skull        {skull}")?;
             if *nonfinite_voxels > 0 {
                 writeln!(
                     out,

@@ -4,17 +4,21 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use adamm_model::{LoadedStudent, Pipeline, Scans};
+use adamm_model::{
+    input_warnings, BrainExtractor, LoadedStudent, Pipeline, Scans, StripNet, Stripping,
+};
+use adamm_volume::align::ScanAlignment;
 use adamm_volume::brats::{
-    check_same_grid, discover_cases, CaseFiles, LabelConvention, LabelVolumes,
+    check_same_grid, discover_cases, CaseFiles, LabelConvention, LabelVolumes, Modality, Naming,
 };
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_path;
-use adamm_volume::{read_path, Volume};
+use adamm_volume::{read_path, Header};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::parse_one;
+use crate::strip::SHIPPED_STRIP_MODEL;
 
 /// Where the model that ships with the app lives in this repository.
 pub const SHIPPED_MODEL: &str = concat!(
@@ -68,9 +72,31 @@ pub struct Args {
     /// saw make it worse.
     #[arg(long)]
     window: Option<usize>,
+    /// Brain extraction before segmenting: auto (when the scans are not skull-stripped),
+    /// always, never.
+    #[arg(long, value_enum, default_value = "auto")]
+    strip: StripArg,
+    /// Brain-extraction weights (default: public/models/adamm-strip.bpk).
+    #[arg(long)]
+    strip_model: Option<PathBuf>,
+    /// Also write the labels on each input scan's own grid and header (through its
+    /// registration), as OUT with the BraTS 2023 modality suffix before the extension (`seg-t2w.nii.gz`).
+    #[arg(long)]
+    each_grid: bool,
     /// Device: cpu, wgpu[:N], cuda[:N].
     #[arg(long, default_value = "cpu")]
     device: String,
+}
+
+/// When to extract the brain.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StripArg {
+    /// When the scans are not skull-stripped.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The files of the case: those of `--case DIR` (its ground truth is not read: give
@@ -97,13 +123,91 @@ fn case_files(args: &Args) -> anyhow::Result<[Option<PathBuf>; 4]> {
     Ok(given)
 }
 
-fn truth_labels(path: &Path, reference: &Volume) -> anyhow::Result<Vec<u8>> {
+fn truth_labels(path: &Path, reference: &Header) -> anyhow::Result<Vec<u8>> {
     let v = read_path(path).with_context(|| path.display().to_string())?;
     check_same_grid(
-        ("the images", &reference.header),
+        ("the reference scan", reference),
         (&path.display().to_string(), &v.header),
     )?;
     crate::metrics::labels(path, &v)
+}
+
+/// The brain-extraction network at `path` (default: the shipped one); `None`, with a note on
+/// stderr, when the default file is not there.
+fn load_extractor(
+    path: Option<&Path>,
+    device: &adamm_model::burn::tensor::Device,
+) -> anyhow::Result<Option<BrainExtractor>> {
+    let default = PathBuf::from(SHIPPED_STRIP_MODEL);
+    let chosen = path.unwrap_or(&default);
+    if path.is_none() && !chosen.is_file() {
+        eprintln!(
+            "note: no brain-extraction model at {} (give --strip-model FILE)",
+            chosen.display()
+        );
+        return Ok(None);
+    }
+    let (net, grid) = StripNet::load_any(chosen, device)
+        .with_context(|| format!("loading the brain-extraction model {}", chosen.display()))?;
+    Ok(Some(BrainExtractor { net, grid }))
+}
+
+/// `path` with `suffix` (`-t2w`) before its extension (`.nii.gz` or `.nii`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (stem, ext) = match name.strip_suffix(".nii.gz") {
+        Some(stem) => (stem.to_owned(), ".nii.gz"),
+        None => match name.strip_suffix(".nii") {
+            Some(stem) => (stem.to_owned(), ".nii"),
+            None => (name.clone(), ""),
+        },
+    };
+    path.with_file_name(format!("{stem}{suffix}{ext}"))
+}
+
+/// Prints how the scans were brought onto one grid and what the skull check found.
+fn write_alignment(out: &mut impl Write, scans: &Scans) -> anyhow::Result<()> {
+    let alignment = scans.alignment();
+    let checks = scans.skull_checks();
+    for m in Modality::ALL {
+        let (Some(name), Some(how), Some(check)) = (
+            scans.name(m),
+            alignment.alignments[m.index()].as_ref(),
+            checks[m.index()],
+        ) else {
+            continue;
+        };
+        let place = match how {
+            _ if m == scans.reference() => "the reference grid".to_owned(),
+            ScanAlignment::OnWorkingGrid | ScanAlignment::OnReferenceGrid => {
+                "on the reference grid".to_owned()
+            }
+            ScanAlignment::Registered(r) => {
+                let [rx, ry, rz] = r.transform.rotation_deg;
+                let [tx, ty, tz] = r.transform.translation_mm;
+                format!(
+                    "registered to {}: rotation ({rx:.2}°, {ry:.2}°, {rz:.2}°), translation \
+                     ({tx:.2}, {ty:.2}, {tz:.2}) mm, mutual information {:.3} → {:.3}",
+                    scans.reference().name(),
+                    r.initial_mutual_information,
+                    r.mutual_information
+                )
+            }
+        };
+        writeln!(out, "{} ({name}): {place}; {}", m.name(), check.describe())?;
+    }
+    if !alignment.works_on_reference_grid() {
+        let [nx, ny, nz] = alignment.working.dims;
+        writeln!(
+            out,
+            "the network works on a 1 mm grid of {nx}×{ny}×{nz} over the reference scan; labels \
+             go back to the reference grid"
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs the command.
@@ -130,35 +234,61 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let window = windows.window;
     let normalization = model.normalization();
-    let pipeline = Pipeline::new(model.student, windows, normalization, &device)?;
+    let mut pipeline = Pipeline::new(model.student, windows, normalization, &device)?;
+    pipeline.set_stripping(match args.strip {
+        StripArg::Auto => Stripping::Auto,
+        StripArg::Always => Stripping::Always,
+        StripArg::Never => Stripping::Never,
+    });
     let files = case_files(&args)?;
     let scans = Scans::read_paths(files.each_ref().map(Option::as_deref))?;
+    let mut out = std::io::stdout().lock();
+    write_alignment(&mut out, &scans)?;
+    let wants_strip = match args.strip {
+        StripArg::Auto => !scans.skull_stripped(),
+        StripArg::Always => true,
+        StripArg::Never => false,
+    };
+    if wants_strip {
+        if let Some(extractor) = load_extractor(args.strip_model.as_deref(), &device)? {
+            pipeline = pipeline.with_brain_extraction(extractor);
+        }
+    }
     let started = std::time::Instant::now();
+    let case = pipeline.prepare(&scans)?;
+    writeln!(
+        out,
+        "brain: {} ({:.0} mL segmented)",
+        case.strip.describe(),
+        case.brain_ml()
+    )?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("segmenting {bar:30} {pos}/{len} windows [{elapsed}]")
             .expect("valid template"),
     );
-    let result = pipeline.segment(&scans, |p| {
+    let result = pipeline.job(&case, case.availability())?.run(|p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
-    let labels = result.labels;
-    let grid = scans.grid();
     let convention = match args.labels {
         LabelsArg::Brats2023 => LabelConvention::Brats2023,
         LabelsArg::Brats2021 => LabelConvention::Brats2021,
     };
-    let file_values: Vec<u8> = labels.iter().map(|&l| convention.file_value(l)).collect();
-    write_path(&args.out, scans.header(), &file_values)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    let mut out = std::io::stdout().lock();
+    let write = |path: &Path, header: &Header, labels: &[u8]| -> anyhow::Result<()> {
+        let values: Vec<u8> = labels.iter().map(|&l| convention.file_value(l)).collect();
+        write_path(path, header, &values).with_context(|| format!("writing {}", path.display()))
+    };
+    let labels = &result.labels;
+    write(&args.out, scans.header(), labels)?;
+    let spacing = scans.spacing_mm()?;
     writeln!(
         out,
-        "segmented {:?} voxels of {:?} mm (modalities {}, window {}×{}×{}) in {:.1} s → {}",
-        grid.dims(),
-        grid.spacing_mm(),
+        "segmented {:?} voxels of {:?} mm (the {} grid; modalities {}, window {}×{}×{}) in {:.1} s → {}",
+        scans.dims(),
+        spacing,
+        scans.reference().name(),
         scans.availability().name(),
         window[0],
         window[1],
@@ -166,7 +296,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         args.out.display()
     )?;
-    let v = LabelVolumes::of(&labels, grid.spacing_mm());
+    if args.each_grid {
+        for m in Modality::ALL {
+            let (Some(on_scan), Some(header)) = (
+                scans.labels_on_scan(&result, m)?,
+                scans.alignment().native_headers[m.index()].as_ref(),
+            ) else {
+                continue;
+            };
+            let path = with_suffix(&args.out, m.suffix(Naming::Brats2023));
+            write(&path, header, &on_scan)?;
+            writeln!(out, "labels on the {} grid → {}", m.name(), path.display())?;
+        }
+    }
+    let v = LabelVolumes::of(labels, spacing);
     writeln!(
         out,
         "volumes: NETC {:.1} mL, SNFH (edema) {:.1} mL, ET {:.1} mL; WT {:.1} mL, TC {:.1} mL",
@@ -179,9 +322,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let [netc, snfh, et] = result.presence[..] {
         writeln!(out, "presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}")?;
     }
+    let warnings = input_warnings(&scans, &case, &result);
+    for w in &warnings {
+        writeln!(out, "WARNING: {w}")?;
+    }
+    if !warnings.is_empty() {
+        writeln!(
+            out,
+            "WARNING: do not trust these labels: the input is not what the model was made for"
+        )?;
+    }
     if let Some(truth_path) = &args.truth {
-        let truth = truth_labels(truth_path, grid)?;
-        let metrics = region_metrics(&labels, &truth, grid.dims(), grid.spacing_mm())?;
+        let truth = truth_labels(truth_path, scans.header())?;
+        let metrics = region_metrics(labels, &truth, scans.dims(), spacing)?;
         for (region, m) in metrics {
             writeln!(
                 out,

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use adamm_model::strip_mask;
 use adamm_model::StripNet;
-use adamm_train::strip::strip_mask;
 use adamm_volume::nifti_io::write_path;
 use adamm_volume::read_path;
 use anyhow::Context;

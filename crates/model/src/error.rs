@@ -109,6 +109,9 @@ pub enum PipelineError {
     /// The scans are not on one grid.
     #[error(transparent)]
     Grid(#[from] adamm_volume::brats::CaseError),
+    /// The scans could not be brought onto one grid.
+    #[error(transparent)]
+    Align(adamm_volume::VolumeError),
     /// No scan was given.
     #[error("no scan to segment: give at least one of T1, T1Gd, T2, FLAIR")]
     NoScan,

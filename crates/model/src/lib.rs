@@ -122,6 +122,8 @@
 //! (read, one grid, preprocess, the working grid, sliding windows, back to native), used by
 //! the CLI, the evaluation, the browser worker and the end-to-end test alike.
 //!
+//! [`checks`] says when the input is not what the model was made for ([`input_warnings`]).
+//!
 //! ## Brain extraction
 //! [`StripNet`] ([`strip`]) is a separate, small residual U-Net (248,273 parameters) that
 //! finds the brain in a whole-head scan of any contrast, trained on synthetic heads only
@@ -149,6 +151,7 @@
 pub mod alloc;
 pub mod backbone;
 pub mod bank;
+pub mod checks;
 pub mod config;
 pub mod discriminator;
 pub mod error;
@@ -167,6 +170,7 @@ pub mod strip_input;
 
 pub use backbone::{Backbone, BackboneConfig, NetOutput};
 pub use bank::{AdapterBank, AdapterBankConfig, AdapterEntry, AdapterEntryConfig};
+pub use checks::{input_warnings, InputWarning};
 pub use config::AdammConfig;
 pub use discriminator::{StyleDiscriminator, StyleDiscriminatorConfig};
 pub use error::{ModelError, PipelineError, Result};
@@ -178,7 +182,10 @@ pub use infer::{
 pub use info::{forward_flops, Flops, ParameterBreakdown};
 pub use loss::{LossConfig, LossTerms, Targets};
 pub use network::{mask_modalities, Student, Teacher};
-pub use pipeline::{CaseLabels, Job, LoadedStudent, Pipeline, PreparedCase, Scans};
+pub use pipeline::{
+    BrainExtractor, CaseLabels, Job, LoadedStudent, Pipeline, PreparedCase, Scans, StripOutcome,
+    Stripping,
+};
 pub use presence::{PresenceHead, PresenceHeadConfig};
 pub use sampler::CombinationSampler;
 pub use store::{
@@ -186,7 +193,7 @@ pub use store::{
     STRIPPER_KIND,
 };
 pub use strip::{StripNet, StripNetConfig};
-pub use strip_input::{prepare_strip_input, StripGrid, StripInput};
+pub use strip_input::{prepare_strip_input, strip_mask, StripGrid, StripInput};
 
 /// Re-export of Burn, so users get the exact version this crate uses.
 pub use burn;

@@ -3,9 +3,14 @@
 //!
 //! 1. **Read** the scans ([`Scans::read_paths`], [`Scans::read_bytes`], or volumes already
 //!    read with [`Scans::new`]), each named for messages.
-//! 2. **One grid**: the scans must share dims and voxel→world affine (checked when [`Scans`]
-//!    is built); labels are written on that grid, with the header of [`Scans::grid`].
-//! 3. **Prepare** ([`Pipeline::prepare`]): canonical RAS, brain mask, crop and normalisation
+//! 2. **One grid** (when [`Scans`] is built, `adamm_volume::align`): the reference scan (the
+//!    finest) gives the grid labels are written on, with its header ([`Scans::header`]); the
+//!    network runs on the working grid (the reference grid, or 1 mm isotropic over it when the
+//!    reference is not 1 mm); scans on other grids are registered rigidly to the reference
+//!    on mutual information and resampled there. Each scan's skull-stripping check is made.
+//! 3. **Prepare** ([`Pipeline::prepare`]): brain extraction when the scans are not
+//!    skull-stripped and a network for it is loaded ([`Stripping`], [`StripOutcome`]: the
+//!    reference scan's brain mask applied to every scan); canonical RAS, brain mask, crop and normalisation
 //!    (`adamm_volume::preprocess`, with the normalisation the model file records), then the network's working grid (block means by the
 //!    network's `grid_factor`). Any new step before the network belongs here.
 //! 4. **Network**: the student over sliding windows with the adapter entry of the chosen
@@ -13,14 +18,21 @@
 //!    [`Job::run_async`] (asynchronous, for WebGPU in a browser) over the same steps.
 //! 5. **Back to the input grid** ([`PreparedCase::finish`]): probabilities interpolated to
 //!    the case's grid, tumour classes zeroed outside the brain mask, labels at
-//!    [`LABEL_THRESHOLD`], pasted into the native grid and orientation.
+//!    [`LABEL_THRESHOLD`], pasted into the working grid's orientation, then (nearest voxel) onto
+//!    the reference grid; [`Scans::labels_on_scan`] writes them on any input's own grid.
 
 use std::path::Path;
 
-use adamm_volume::brats::{check_one_grid, Availability, LoadedCase, Modality};
+use adamm_volume::align::{align_scans, labels_onto, AlignedScans};
+use adamm_volume::brats::{Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
-use adamm_volume::preprocess::{preprocess, Normalization, PreprocessOptions, Preprocessed};
-use adamm_volume::{read_bytes, read_path, resample, Volume};
+use adamm_volume::preprocess::{
+    preprocess_with_mask, Normalization, PreprocessOptions, Preprocessed,
+};
+use adamm_volume::register::RegistrationOptions;
+use adamm_volume::regrid::TargetGrid;
+use adamm_volume::skull::{check_skull, SkullCheck};
+use adamm_volume::{read_bytes, read_path, resample, Affine, Volume};
 use burn::tensor::Device;
 
 use crate::error::{ModelError, PipelineError};
@@ -28,24 +40,26 @@ use crate::infer::{Progress, Segmentation, Segmenter, SlidingWindowConfig, Windo
 use crate::infer::{SegmentationNetwork, LABEL_THRESHOLD};
 use crate::network::Student;
 use crate::store::WeightsInfo;
+use crate::strip_input::{strip_mask, StripGrid};
 
 /// The tumour classes (NETC, SNFH, ET) lead the probability maps; background, when present,
 /// comes after them.
 const TUMOUR_CLASSES: usize = 3;
 
 /// The scans of one case (any subset of T1, T1Gd, T2, FLAIR), each with the name it is
-/// reported by, checked to share one grid.
+/// reported by, on one working grid (`adamm_volume::align`: scans on different grids are
+/// registered to the reference scan and resampled), with the skull-stripping check of each.
 #[derive(Debug, Clone)]
 pub struct Scans {
-    volumes: [Option<Volume>; 4],
+    aligned: AlignedScans,
     names: [String; 4],
-    /// Index of the first present scan, whose grid the case is on.
-    grid: usize,
+    skull: [Option<SkullCheck>; 4],
 }
 
 impl Scans {
     /// Scans already read, in [`Modality::ALL`] order, each with its name (a path, or the
-    /// modality's name). Refuses an empty case and scans on different grids.
+    /// modality's name). Refuses an empty case, and scans that cannot be aligned (naming
+    /// them).
     pub fn new(scans: [Option<(String, Volume)>; 4]) -> Result<Scans, PipelineError> {
         let mut volumes: [Option<Volume>; 4] = Default::default();
         let mut names: [String; 4] = Default::default();
@@ -55,20 +69,20 @@ impl Scans {
                 volumes[i] = Some(volume);
             }
         }
-        let grid = volumes
-            .iter()
-            .position(Option::is_some)
-            .ok_or(PipelineError::NoScan)?;
-        check_one_grid(
-            names
-                .iter()
-                .zip(&volumes)
-                .filter_map(|(n, v)| Some((n.as_str(), &v.as_ref()?.header))),
-        )?;
-        Ok(Scans {
+        if volumes.iter().all(Option::is_none) {
+            return Err(PipelineError::NoScan);
+        }
+        let skull = volumes.each_ref().map(|v| v.as_ref().map(check_skull));
+        let aligned = align_scans(
             volumes,
+            names.each_ref().map(String::as_str),
+            &RegistrationOptions::default(),
+        )
+        .map_err(PipelineError::Align)?;
+        Ok(Scans {
+            aligned,
             names,
-            grid,
+            skull,
         })
     }
 
@@ -118,42 +132,146 @@ impl Scans {
 
     /// Which modalities are present.
     pub fn availability(&self) -> Availability {
-        Availability::from_present(self.volumes.each_ref().map(Option::is_some))
+        Availability::from_present(self.aligned.volumes.each_ref().map(Option::is_some))
     }
 
-    /// The scans in [`Modality::ALL`] order.
+    /// The scans on the working grid, in [`Modality::ALL`] order.
     pub fn volumes(&self) -> [Option<&Volume>; 4] {
-        self.volumes.each_ref().map(Option::as_ref)
+        self.aligned.volumes.each_ref().map(Option::as_ref)
     }
 
     /// The name a modality's scan is reported by (`None` if absent).
     pub fn name(&self, m: Modality) -> Option<&str> {
-        self.volumes[m.index()]
+        self.aligned.volumes[m.index()]
             .as_ref()
             .map(|_| self.names[m.index()].as_str())
     }
 
-    /// The first present scan: the grid and header the labels are written in.
-    pub fn grid(&self) -> &Volume {
-        // `Scans::new` refuses a case without a scan, so `grid` names a present one.
-        self.volumes[self.grid]
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("Scans::new checked the grid scan is present"))
+    /// How the scans were brought onto one grid: the reference scan, the working grid, each
+    /// scan's registration.
+    pub fn alignment(&self) -> &AlignedScans {
+        &self.aligned
     }
 
-    /// The header of [`Scans::grid`]: the header the labels are written with.
+    /// The reference scan's modality: labels are written on its grid.
+    pub fn reference(&self) -> Modality {
+        Modality::ALL[self.aligned.reference]
+    }
+
+    /// Each present scan's skull-stripping check (`adamm_volume::skull`), on its own grid.
+    pub fn skull_checks(&self) -> [Option<SkullCheck>; 4] {
+        self.skull
+    }
+
+    /// Whether every present scan is skull-stripped.
+    pub fn skull_stripped(&self) -> bool {
+        self.skull.iter().flatten().all(|c| c.stripped)
+    }
+
+    /// The reference scan's own header: the grid and header the labels are written with.
     pub fn header(&self) -> &Header {
-        &self.grid().header
+        self.aligned.reference_header()
+    }
+
+    /// Labels on scan `m`'s own grid (through its registration; nearest voxel of the working
+    /// grid); `None` if the case has no such scan.
+    pub fn labels_on_scan(
+        &self,
+        labels: &CaseLabels,
+        m: Modality,
+    ) -> Result<Option<Vec<u8>>, PipelineError> {
+        self.aligned
+            .labels_on_scan(labels.working(), m.index())
+            .map_err(PipelineError::Prepare)
+    }
+
+    /// Dimensions of the labels' grid (the reference scan's).
+    pub fn dims(&self) -> [usize; 3] {
+        self.header().dims
+    }
+
+    /// Voxel size of the labels' grid (the reference scan's), mm.
+    pub fn spacing_mm(&self) -> Result<[f64; 3], PipelineError> {
+        Ok(self
+            .header()
+            .world_from_voxel()
+            .map_err(PipelineError::Prepare)?
+            .column_norms())
     }
 }
 
-/// A case's label map on its native grid, with the presence scores.
+/// A case's label map on the reference scan's grid, with the presence scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseLabels {
-    /// Internal labels (see [`Segmentation::labels`]) in the files' voxel order.
+    /// Internal labels (see [`Segmentation::labels`]) on the reference scan's grid
+    /// ([`Scans::header`]), in its voxel order.
     pub labels: Vec<u8>,
+    /// The same on the working grid when that is not the reference grid (a scan not 1 mm
+    /// isotropic was resampled for the network); `None` when `labels` is on it.
+    pub on_working_grid: Option<Vec<u8>>,
     /// See [`Segmentation::presence`].
     pub presence: Vec<f32>,
+}
+
+impl CaseLabels {
+    /// The labels on the working grid (where the network ran).
+    pub fn working(&self) -> &[u8] {
+        self.on_working_grid.as_deref().unwrap_or(&self.labels)
+    }
+}
+
+/// When the pipeline extracts the brain before segmenting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stripping {
+    /// When the scans are not skull-stripped ([`Scans::skull_stripped`]). The default.
+    #[default]
+    Auto,
+    /// Always (the mask replaces the non-zero voxels as the brain).
+    Always,
+    /// Never: the scans are taken as they are.
+    Never,
+}
+
+/// A brain-extraction network and the grid it works on ([`crate::StripNet::load_any`]).
+#[derive(Debug)]
+pub struct BrainExtractor {
+    /// The network.
+    pub net: crate::StripNet,
+    /// Its working grid.
+    pub grid: StripGrid,
+}
+
+/// What the pipeline did about the skull for one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripOutcome {
+    /// The scans are skull-stripped already: the brain is their non-zero voxels.
+    AlreadyStripped,
+    /// The brain was extracted from the reference scan and every scan masked with it.
+    Extracted,
+    /// The scans are not skull-stripped but no brain-extraction model is loaded: segmented as
+    /// they are (labels outside the brain are likely).
+    NoModel,
+    /// Stripping was switched off ([`Stripping::Never`]) for scans that are not skull-stripped.
+    SwitchedOff,
+}
+
+impl StripOutcome {
+    /// One line for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StripOutcome::AlreadyStripped => "the scans are skull-stripped",
+            StripOutcome::Extracted => {
+                "not skull-stripped: the brain was extracted (stripped the skull)"
+            }
+            StripOutcome::NoModel => {
+                "not skull-stripped, and no brain-extraction model is loaded: segmented with the \
+                 skull (labels outside the brain are likely)"
+            }
+            StripOutcome::SwitchedOff => {
+                "not skull-stripped; brain extraction switched off: segmented with the skull"
+            }
+        }
+    }
 }
 
 /// A student read from a weights file, with what the file says about running it.
@@ -210,6 +328,9 @@ impl LoadedStudent {
 pub struct Pipeline {
     segmenter: Segmenter<Student>,
     preprocess: PreprocessOptions,
+    extractor: Option<BrainExtractor>,
+    stripping: Stripping,
+    device: Device,
 }
 
 impl Pipeline {
@@ -228,7 +349,27 @@ impl Pipeline {
                 normalization,
                 ..PreprocessOptions::default()
             },
+            extractor: None,
+            stripping: Stripping::default(),
+            device: device.clone(),
         })
+    }
+
+    /// The pipeline with a brain-extraction network, used as [`Pipeline::set_stripping`]
+    /// says (by default when the scans are not skull-stripped).
+    pub fn with_brain_extraction(mut self, extractor: BrainExtractor) -> Pipeline {
+        self.extractor = Some(extractor);
+        self
+    }
+
+    /// When to extract the brain (default [`Stripping::Auto`]).
+    pub fn set_stripping(&mut self, stripping: Stripping) {
+        self.stripping = stripping;
+    }
+
+    /// Whether a brain-extraction network is loaded.
+    pub fn has_brain_extraction(&self) -> bool {
+        self.extractor.is_some()
     }
 
     /// A pipeline for a loaded student file, with the sliding window and normalisation it
@@ -251,7 +392,36 @@ impl Pipeline {
 
     /// Steps 3 of the module docs: the case ready for the network.
     pub fn prepare(&self, scans: &Scans) -> Result<PreparedCase, PipelineError> {
-        let case = preprocess(scans.volumes(), self.preprocess).map_err(PipelineError::Prepare)?;
+        let volumes = scans.volumes();
+        let head = !scans.skull_stripped();
+        let wanted = match self.stripping {
+            Stripping::Auto => head,
+            Stripping::Always => true,
+            Stripping::Never => false,
+        };
+        let (mask, strip) = match (&self.extractor, wanted) {
+            (Some(x), true) => {
+                let reference =
+                    volumes[scans.alignment().reference].ok_or(PipelineError::NoScan)?;
+                let mask = strip_mask(&x.net, reference, x.grid, &self.device)?;
+                (Some(mask), StripOutcome::Extracted)
+            }
+            (None, true) => (None, StripOutcome::NoModel),
+            (_, false) if head => (None, StripOutcome::SwitchedOff),
+            (_, false) => (None, StripOutcome::AlreadyStripped),
+        };
+        let case = preprocess_with_mask(volumes, mask.as_deref(), self.preprocess)
+            .map_err(PipelineError::Prepare)?;
+        let alignment = scans.alignment();
+        let to_reference = if alignment.works_on_reference_grid() {
+            None
+        } else {
+            let h = alignment.reference_header();
+            Some(TargetGrid {
+                dims: h.dims,
+                world_from_voxel: h.world_from_voxel().map_err(PipelineError::Prepare)?,
+            })
+        };
         let factor = self.segmenter.network().network_config().grid_factor;
         let dims = case.dims();
         let channels = case
@@ -264,6 +434,9 @@ impl Pipeline {
             network_channels: channels,
             factor,
             case,
+            strip,
+            working: alignment.working,
+            to_reference,
         })
     }
 
@@ -313,12 +486,28 @@ pub struct PreparedCase {
     network_channels: Vec<Vec<f32>>,
     network_dims: [usize; 3],
     factor: usize,
+    /// What was done about the skull.
+    pub strip: StripOutcome,
+    working: TargetGrid,
+    to_reference: Option<TargetGrid>,
 }
 
 impl PreparedCase {
     /// Which modalities the case has.
     pub fn availability(&self) -> Availability {
         self.case.availability
+    }
+
+    /// Volume of the brain the case was segmented in (the brain mask), mL.
+    pub fn brain_ml(&self) -> f64 {
+        let s = self.case.spacing_mm;
+        let voxels = self.case.brain.iter().filter(|&&b| b).count();
+        voxels as f64 * s[0] * s[1] * s[2] / 1000.0
+    }
+
+    /// The working grid (where the network ran; labels on it: [`CaseLabels::working`]).
+    pub fn working_grid(&self) -> &TargetGrid {
+        &self.working
     }
 
     /// The channels on the network's working grid and that grid's size.
@@ -358,11 +547,21 @@ impl PreparedCase {
     /// [`LABEL_THRESHOLD`], with the presence scores.
     pub fn finish(&self, coarse: Segmentation) -> Result<CaseLabels, PipelineError> {
         let on_case = self.case_probabilities(coarse);
+        let working = self
+            .case
+            .labels_to_native(&on_case.labels(LABEL_THRESHOLD))
+            .map_err(PipelineError::Prepare)?;
+        let (labels, on_working_grid) = match &self.to_reference {
+            None => (working, None),
+            Some(reference) => (
+                labels_onto(&working, &self.working, reference, &Affine::IDENTITY)
+                    .map_err(PipelineError::Prepare)?,
+                Some(working),
+            ),
+        };
         Ok(CaseLabels {
-            labels: self
-                .case
-                .labels_to_native(&on_case.labels(LABEL_THRESHOLD))
-                .map_err(PipelineError::Prepare)?,
+            labels,
+            on_working_grid,
             presence: on_case.presence,
         })
     }

@@ -4,7 +4,7 @@
 //! resampled trilinearly through world coordinates (`adamm_volume::regrid::resample`) onto the
 //! network's grid ([`StripGrid`]: 96 × 112 × 96 voxels of 2 mm, RAS axes, the size of the
 //! synthetic heads it is trained on), centred on the scan's *foreground centre*: the mean world
-//! position of the voxels above [`FOREGROUND_FRACTION`] of the 99th percentile of the positive
+//! position of the voxels above `adamm_volume::mask::FOREGROUND_FRACTION` of the 99th percentile of the positive
 //! voxels (the head, not the air around it). Outside the scan reads 0. Intensities are then
 //! scaled robustly to [0, 1]: `(v − p0.5) / (p99.5 − p0.5)`, clamped, the percentiles taken over
 //! the resampled voxels above the same threshold — so neither the scanner's units, the amount of
@@ -14,6 +14,7 @@
 //! the scan's own grid, thresholded at 0.5; the largest 6-connected component is kept and the
 //! holes in it (background not 6-connected to the grid's border) are filled.
 
+use adamm_volume::mask::{fill_holes, foreground_threshold, largest_component, percentile};
 use adamm_volume::nifti_io::{Datatype, Header};
 use adamm_volume::regrid::{resample, Interpolation, TargetGrid};
 use adamm_volume::{Affine, Volume};
@@ -24,9 +25,6 @@ use crate::error::{ModelError, Result};
 pub const STRIP_GRID_DIMS: [usize; 3] = [96, 112, 96];
 /// Voxel size of the network's grid, mm.
 pub const STRIP_VOXEL_MM: f64 = 2.0;
-/// Voxels above this fraction of the 99th percentile of the positive voxels are foreground
-/// (for the centre and the intensity percentiles).
-pub const FOREGROUND_FRACTION: f64 = 0.05;
 /// Lower intensity percentile mapped to 0.
 pub const LOW_PERCENTILE: f64 = 0.5;
 /// Upper intensity percentile mapped to 1.
@@ -73,25 +71,6 @@ pub struct StripInput {
     pub image: Vec<f32>,
     /// The scan's foreground centre (world, mm): the grid's centre.
     pub centre: [f64; 3],
-}
-
-/// `q`-th percentile (0–100) of `values` (sorted in place), nearest rank; `None` if empty.
-fn percentile(values: &mut [f32], q: f64) -> Option<f32> {
-    if values.is_empty() {
-        return None;
-    }
-    let k = ((q / 100.0) * (values.len() - 1) as f64).round() as usize;
-    let k = k.min(values.len() - 1);
-    let (_, v, _) = values.select_nth_unstable_by(k, f32::total_cmp);
-    Some(*v)
-}
-
-/// The foreground threshold of `data`: [`FOREGROUND_FRACTION`] of the 99th percentile of its
-/// positive values; `None` when no value is positive.
-pub fn foreground_threshold(data: &[f32]) -> Option<f32> {
-    let mut positive: Vec<f32> = data.iter().copied().filter(|&v| v > 0.0).collect();
-    let p99 = percentile(&mut positive, 99.0)?;
-    Some((f64::from(p99) * FOREGROUND_FRACTION) as f32)
 }
 
 /// The mean world position (mm) of the voxels of `volume` above its foreground threshold.
@@ -141,6 +120,19 @@ pub fn normalize_strip_intensities(data: &[f32]) -> Vec<f32> {
     data.iter()
         .map(|&v| ((v - lo) * scale).clamp(0.0, 1.0))
         .collect()
+}
+
+/// The brain mask of `image` on its own grid: the whole inference path
+/// ([`prepare_strip_input`], the network on `grid`, [`StripInput::mask_to_native`]).
+pub fn strip_mask(
+    net: &crate::StripNet,
+    image: &Volume,
+    grid: StripGrid,
+    device: &burn::tensor::Device,
+) -> Result<Vec<bool>> {
+    let prepared = prepare_strip_input(image, grid)?;
+    let p = net.probability_map(&prepared.image, prepared.grid.dims, device)?;
+    prepared.mask_to_native(&p, &image.header)
 }
 
 /// Brings `volume` onto the network's `grid` around its foreground centre and normalises it
@@ -211,91 +203,4 @@ impl StripInput {
             native.dims,
         ))
     }
-}
-
-/// The 6-neighbours of voxel `i` on `dims` (x fastest).
-fn neighbours(i: usize, dims: [usize; 3], mut f: impl FnMut(usize)) {
-    let [nx, ny, nz] = dims;
-    let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
-    if x > 0 {
-        f(i - 1);
-    }
-    if x + 1 < nx {
-        f(i + 1);
-    }
-    if y > 0 {
-        f(i - nx);
-    }
-    if y + 1 < ny {
-        f(i + nx);
-    }
-    if z > 0 {
-        f(i - nx * ny);
-    }
-    if z + 1 < nz {
-        f(i + nx * ny);
-    }
-}
-
-/// Labels the 6-connected components of `mask`: component index + 1 per voxel (0 outside).
-fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
-    let mut label = vec![0u32; mask.len()];
-    let mut sizes = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..mask.len() {
-        if !mask[start] || label[start] != 0 {
-            continue;
-        }
-        sizes.push(0usize);
-        let id = sizes.len() as u32;
-        label[start] = id;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            if let Some(s) = sizes.last_mut() {
-                *s += 1;
-            }
-            neighbours(i, dims, |j| {
-                if mask[j] && label[j] == 0 {
-                    label[j] = id;
-                    stack.push(j);
-                }
-            });
-        }
-    }
-    (label, sizes)
-}
-
-/// The largest 6-connected component of `mask` (x fastest on `dims`); empty if `mask` is.
-pub fn largest_component(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
-    let (label, sizes) = components(mask, dims);
-    let Some(best) = (0..sizes.len()).max_by_key(|&k| sizes[k]) else {
-        return vec![false; mask.len()];
-    };
-    let id = best as u32 + 1;
-    label.iter().map(|&l| l == id).collect()
-}
-
-/// `mask` with its holes filled: every background voxel not 6-connected to the border of the
-/// grid through background becomes foreground.
-pub fn fill_holes(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
-    let [nx, ny, nz] = dims;
-    let mut outside = vec![false; mask.len()];
-    let mut stack = Vec::new();
-    for i in 0..mask.len() {
-        let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
-        let border = x == 0 || y == 0 || z == 0 || x + 1 == nx || y + 1 == ny || z + 1 == nz;
-        if border && !mask[i] && !outside[i] {
-            outside[i] = true;
-            stack.push(i);
-            while let Some(k) = stack.pop() {
-                neighbours(k, dims, |j| {
-                    if !mask[j] && !outside[j] {
-                        outside[j] = true;
-                        stack.push(j);
-                    }
-                });
-            }
-        }
-    }
-    outside.iter().map(|&o| !o).collect()
 }

@@ -8,10 +8,12 @@ use std::path::Path;
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{
-    AdammConfig, InferenceSettings, LoadedStudent, ModelError, Pipeline, PipelineError, Precision,
-    Scans, SlidingWindowConfig, WeightsInfo, LEGACY_LIGHT_WINDOW, LEGACY_NORMALIZATION,
+    AdammConfig, BrainExtractor, InferenceSettings, LoadedStudent, ModelError, Pipeline,
+    PipelineError, Precision, Scans, SlidingWindowConfig, StripGrid, StripNetConfig, StripOutcome,
+    Stripping, WeightsInfo, LEGACY_LIGHT_WINDOW, LEGACY_NORMALIZATION,
 };
-use adamm_volume::brats::Availability;
+use adamm_volume::align::ScanAlignment;
+use adamm_volume::brats::{Availability, Modality};
 use adamm_volume::nifti_io::{write_bytes, Datatype, Header};
 use adamm_volume::preprocess::Normalization;
 use adamm_volume::{Affine, Volume};
@@ -119,8 +121,15 @@ fn scans_are_named_in_their_problems() {
         Err(PipelineError::NoScan)
     ));
 
-    let a = scan([12, 10, 8], &Affine::IDENTITY, 1);
-    let b = scan([12, 10, 9], &Affine::IDENTITY, 2);
+    let a = scan([30, 30, 24], &Affine::IDENTITY, 1);
+    // A scan whose world box is half a metre away: not of this patient or visit.
+    let far = Affine([
+        [1.0, 0.0, 0.0, 500.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]);
+    let b = scan([30, 30, 25], &far, 2);
     let err = Scans::new([
         named("t1.nii", a.clone()),
         None,
@@ -129,9 +138,11 @@ fn scans_are_named_in_their_problems() {
     ])
     .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, PipelineError::Grid(_)), "{text}");
+    assert!(matches!(err, PipelineError::Align(_)), "{text}");
     assert!(
-        text.contains("t1.nii") && text.contains("flair.nii"),
+        text.contains("t1.nii")
+            && text.contains("flair.nii")
+            && text.contains("different patients"),
         "{text}"
     );
 
@@ -144,11 +155,8 @@ fn scans_are_named_in_their_problems() {
 
     let scans = Scans::read_bytes([None, Some(&good), None, Some(&good)]).unwrap();
     assert_eq!(scans.availability().code(), "0101");
-    assert_eq!(
-        scans.name(adamm_volume::brats::Modality::T1Gd),
-        Some("T1Gd")
-    );
-    assert_eq!(scans.name(adamm_volume::brats::Modality::T1), None);
+    assert_eq!(scans.name(Modality::T1Gd), Some("T1Gd"));
+    assert_eq!(scans.name(Modality::T1), None);
     assert_eq!(scans.header().dims, a.header.dims);
 }
 
@@ -195,5 +203,123 @@ fn both_drivers_give_the_same_labels_on_the_scans_grid() {
     assert!(
         matches!(err, PipelineError::MissingModality { ref missing, .. } if missing == "T1Gd"),
         "{err}"
+    );
+}
+
+#[test]
+fn scans_on_different_grids_are_segmented_on_the_finest_and_written_on_each() {
+    let device = Device::flex();
+    let student = tiny().with_grid_factor(2).init_student(&device).unwrap();
+    let windows = SlidingWindowConfig::new().with_window([16, 16, 16]);
+    let pipeline = Pipeline::new(student, windows, Normalization::Robust, &device).unwrap();
+
+    // T1 at 1 mm; FLAIR over the same box at 2 mm (its first voxel's edge on the T1's).
+    let t1 = scan([30, 30, 24], &Affine::IDENTITY, 1);
+    let mut coarse = Affine::from_spacing([2.0; 3]);
+    for a in 0..3 {
+        coarse.0[a][3] = 0.5;
+    }
+    let flair = scan([15, 15, 12], &coarse, 2);
+    let scans = Scans::new([named("t1", t1), None, None, named("flair", flair)]).unwrap();
+    assert_eq!(scans.reference(), Modality::T1);
+    assert_eq!(scans.dims(), [30, 30, 24]);
+    let alignment = scans.alignment();
+    assert!(alignment.works_on_reference_grid());
+    assert!(matches!(
+        alignment.alignments[3],
+        Some(ScanAlignment::Registered(_))
+    ));
+    assert_eq!(scans.volumes()[3].unwrap().dims(), [30, 30, 24]);
+
+    let case = pipeline.prepare(&scans).unwrap();
+    assert_eq!(case.strip, StripOutcome::AlreadyStripped);
+    let labels = pipeline
+        .job(&case, case.availability())
+        .unwrap()
+        .run(|_| {})
+        .unwrap();
+    assert_eq!(labels.labels.len(), 30 * 30 * 24);
+    assert_eq!(labels.on_working_grid, None);
+    let on_flair = scans
+        .labels_on_scan(&labels, Modality::Flair)
+        .unwrap()
+        .unwrap();
+    assert_eq!(on_flair.len(), 15 * 15 * 12);
+    assert_eq!(scans.labels_on_scan(&labels, Modality::T2).unwrap(), None);
+}
+
+#[test]
+fn a_reference_not_1_mm_is_segmented_on_a_1_mm_grid_and_labels_come_back() {
+    let device = Device::flex();
+    let student = tiny().with_grid_factor(2).init_student(&device).unwrap();
+    let windows = SlidingWindowConfig::new().with_window([16, 16, 16]);
+    let pipeline = Pipeline::new(student, windows, Normalization::Robust, &device).unwrap();
+    // 0.75 × 0.75 × 3 mm: 30 × 30 × 30 mm.
+    let thick = scan([40, 40, 10], &Affine::from_spacing([0.75, 0.75, 3.0]), 3);
+    let scans = Scans::new([None, named("t1c", thick), None, None]).unwrap();
+    assert!(!scans.alignment().works_on_reference_grid());
+    assert_eq!(scans.alignment().working.dims, [30, 30, 30]);
+    let case = pipeline.prepare(&scans).unwrap();
+    let labels = pipeline
+        .job(&case, case.availability())
+        .unwrap()
+        .run(|_| {})
+        .unwrap();
+    assert_eq!(labels.labels.len(), 40 * 40 * 10);
+    assert_eq!(labels.working().len(), 30 * 30 * 30);
+    // Back on the reference grid by the nearest working voxel: every label found there is
+    // one the working grid has.
+    for l in &labels.labels {
+        assert!(labels.working().contains(l));
+    }
+}
+
+#[test]
+fn brain_extraction_runs_when_asked_and_says_what_it_did() {
+    let device = Device::flex();
+    let student = tiny().with_grid_factor(2).init_student(&device).unwrap();
+    let windows = SlidingWindowConfig::new().with_window([16, 16, 16]);
+    let mut pipeline = Pipeline::new(student, windows, Normalization::Robust, &device).unwrap();
+    let scans = Scans::new([
+        named("t1", scan([30, 30, 24], &Affine::IDENTITY, 4)),
+        None,
+        None,
+        None,
+    ])
+    .unwrap();
+    // A box on zeros counts as skull-stripped: nothing to do unless forced.
+    assert!(scans.skull_stripped());
+    assert_eq!(
+        pipeline.prepare(&scans).unwrap().strip,
+        StripOutcome::AlreadyStripped
+    );
+    pipeline.set_stripping(Stripping::Always);
+    assert_eq!(
+        pipeline.prepare(&scans).unwrap().strip,
+        StripOutcome::NoModel
+    );
+    pipeline.set_stripping(Stripping::Never);
+    assert_eq!(
+        pipeline.prepare(&scans).unwrap().strip,
+        StripOutcome::AlreadyStripped
+    );
+
+    // An untrained extractor on a small grid: the mask it gives is the case's brain.
+    let net = StripNetConfig::new().with_levels(2).init(&device).unwrap();
+    let grid = StripGrid {
+        dims: [16, 16, 16],
+        voxel_mm: 2.0,
+    };
+    let mut pipeline = pipeline.with_brain_extraction(BrainExtractor { net, grid });
+    assert!(pipeline.has_brain_extraction());
+    pipeline.set_stripping(Stripping::Always);
+    let case = pipeline.prepare(&scans).unwrap();
+    assert_eq!(case.strip, StripOutcome::Extracted);
+    let whole = 26.0 * 26.0 * 20.0 / 1000.0;
+    assert!(case.brain_ml() >= 0.0 && case.brain_ml() <= 30.0 * 30.0 * 24.0 / 1000.0);
+    assert!(
+        (case.brain_ml() - whole).abs() > 1e-9,
+        "the brain is the network's mask, not the non-zero box ({} mL)",
+        case.brain_ml()
     );
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use adamm_model::burn::tensor::Device;
-use adamm_model::strip_input::{fill_holes, largest_component, StripInput};
+use adamm_model::strip_input::StripInput;
 use adamm_model::{
     prepare_strip_input, LoadedStudent, ModelError, Precision, StripGrid, StripNet, StripNetConfig,
     Student,
@@ -266,25 +266,4 @@ fn a_mask_on_the_network_grid_goes_back_onto_an_oblique_grid() {
     // 60 × 60 × 40 mm = 144 mL, in voxels of 3 mm³.
     let ml = inside as f64 * 3.0 / 1000.0;
     assert!((ml - 144.0).abs() < 10.0, "{ml} mL");
-}
-
-#[test]
-fn components_and_holes() {
-    let dims = [6, 6, 6];
-    let mut m = vec![false; 216];
-    let at = |x: usize, y: usize, z: usize| x + 6 * (y + 6 * z);
-    for z in 1..5 {
-        for y in 1..5 {
-            for x in 1..5 {
-                m[at(x, y, z)] = true;
-            }
-        }
-    }
-    m[at(2, 2, 2)] = false; // a hole
-    m[at(0, 0, 0)] = true; // a stray voxel
-    let big = largest_component(&m, dims);
-    assert!(!big[at(0, 0, 0)] && big[at(1, 1, 1)]);
-    let filled = fill_holes(&big, dims);
-    assert!(filled[at(2, 2, 2)]);
-    assert_eq!(filled.iter().filter(|&&b| b).count(), 64);
 }

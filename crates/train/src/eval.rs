@@ -34,8 +34,8 @@ pub fn evaluate_case(
         |e: adamm_model::PipelineError| TrainError::Invalid(format!("case {}: {e}", files.id));
     let scans = Scans::from_case(&mut case).map_err(in_case)?;
     let prepared = pipeline.prepare(&scans).map_err(in_case)?;
-    let dims = scans.grid().dims();
-    let spacing = scans.grid().spacing_mm();
+    let dims = scans.dims();
+    let spacing = scans.spacing_mm().map_err(in_case)?;
     let have = scans.availability();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();

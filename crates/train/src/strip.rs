@@ -25,7 +25,9 @@ use adamm_model::burn::module::Module;
 use adamm_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use adamm_model::burn::tensor::{Device, Tensor, TensorData};
 use adamm_model::loss::{presence_bce, soft_dice};
-use adamm_model::{prepare_strip_input, Precision, StripGrid, StripNet, StripNetConfig};
+use adamm_model::{
+    prepare_strip_input, strip_mask, Precision, StripGrid, StripNet, StripNetConfig,
+};
 use adamm_synth::head::{generate_head, HeadAnatomy, HeadOptions, SynthHead, TRAINING_HEADS};
 use adamm_volume::nifti_io::{Datatype, Header};
 use adamm_volume::Volume;
@@ -354,7 +356,8 @@ impl StripTrainer {
         let mut sum = 0.0;
         for head in heads {
             let (image, _) = head_volumes(head)?;
-            let mask = strip_mask(&net, &image, self.config.strip_grid(), &device)?;
+            let mask =
+                strip_mask(&net, &image, self.config.strip_grid(), &device).map_err(model_err)?;
             sum += dice(&mask, &head.brain_mask);
         }
         let log = StripValidation {
@@ -453,23 +456,6 @@ impl StripTrainer {
         trainer.best = state.best;
         Ok(trainer)
     }
-}
-
-/// The brain mask of `image` on its own grid: the whole inference path
-/// ([`prepare_strip_input`], the network on `grid`, [`adamm_model::StripInput::mask_to_native`]).
-pub fn strip_mask(
-    net: &StripNet,
-    image: &Volume,
-    grid: StripGrid,
-    device: &Device,
-) -> Result<Vec<bool>, TrainError> {
-    let prepared = prepare_strip_input(image, grid).map_err(model_err)?;
-    let p = net
-        .probability_map(&prepared.image, prepared.grid.dims, device)
-        .map_err(model_err)?;
-    prepared
-        .mask_to_native(&p, &image.header)
-        .map_err(model_err)
 }
 
 /// The files of a brain-extraction run.
