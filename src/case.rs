@@ -9,6 +9,7 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
+use adamm_volume::align::reference_scan;
 use adamm_volume::brats::{
     check_same_grid, classify_file_name, Availability, FileRole, LabelConvention, LabelError,
     Modality,
@@ -148,8 +149,8 @@ pub const MAX_FILES: usize = 5;
 pub struct Snapshot {
     /// The scans the job uses.
     pub availability: Availability,
-    /// The header of the case's [`Case::grid_scan`]: the labels come back on its grid, and
-    /// the downloaded file takes it.
+    /// The header of the job's reference scan ([`Case::reference_among`]): the labels come
+    /// back on its grid, and the downloaded file takes it.
     pub grid: Header,
     /// That scan's file name (names the download).
     pub grid_name: String,
@@ -228,32 +229,32 @@ impl<F: Clone> Case<F> {
         self.files.iter().find(|f| f.role == Some(role))
     }
 
-    /// The scan whose grid the others must share: of the readable scans, the one whose grid
-    /// most of the case's files (scans and ground truth) have, the earliest added on a tie. So
-    /// one odd file is the one flagged, whatever the order.
-    pub fn grid_scan(&self) -> Option<&CaseFile<F>> {
-        let used: Vec<&CaseFile<F>> = self
-            .files
-            .iter()
-            .filter(|f| f.role.is_some() && f.volume().is_some())
-            .collect();
-        let same_grid = |a: &CaseFile<F>, b: &CaseFile<F>| match (a.volume(), b.volume()) {
-            (Some(x), Some(y)) => {
-                check_same_grid((&a.name, &x.header), (&b.name, &y.header)).is_ok()
-            }
-            _ => false,
-        };
-        used.iter()
-            .filter(|f| matches!(f.role, Some(Role::Image(_))))
-            .map(|f| (used.iter().filter(|g| same_grid(f, g)).count(), *f))
-            // `max_by_key` keeps the last of equals: reversed, that is the earliest added.
-            .rev()
-            .max_by_key(|(count, _)| *count)
-            .map(|(_, f)| f)
+    /// The readable scan of each modality among `wanted`, in [`Modality::ALL`] order.
+    fn readable(&self, wanted: Availability) -> [Option<&CaseFile<F>>; 4] {
+        Modality::ALL.map(|m| {
+            self.holder(Role::Image(m))
+                .filter(|f| wanted.has(m) && f.volume().is_some())
+        })
+    }
+
+    /// The reference scan among the readable scans of `wanted`: the one whose grid the labels
+    /// come back on (`adamm_volume::align::reference_scan`: the finest; the worker picks the
+    /// same among the scans it is given).
+    pub fn reference_among(&self, wanted: Availability) -> Option<&CaseFile<F>> {
+        let files = self.readable(wanted);
+        let volumes = files.map(|f| f.and_then(|f| f.volume().map(|v| v.as_ref())));
+        reference_scan(volumes).and_then(|i| files[i])
+    }
+
+    /// The reference scan of all the readable scans: the grid the views show and the
+    /// ground truth must be on.
+    pub fn reference_scan(&self) -> Option<&CaseFile<F>> {
+        self.reference_among(Availability::from_present([true; 4]))
     }
 
     /// What is wrong with file `id`, as shown next to it; `None` when it can be used as
-    /// assigned (an unassigned readable file has no problem).
+    /// assigned (an unassigned readable file has no problem). Scans may be on different grids
+    /// (the worker aligns them); a ground truth must be on the reference scan's grid.
     pub fn problem(&self, id: u64) -> Option<String> {
         let file = self.files.iter().find(|f| f.id == id)?;
         let volume = match &file.contents {
@@ -261,17 +262,18 @@ impl<F: Clone> Case<F> {
             Contents::Volume { volume, .. } => volume,
         };
         let role = file.role?;
-        if let Some(grid_scan) = self.grid_scan() {
-            if grid_scan.id != file.id {
-                let theirs = grid_scan.volume().map(|v| &v.header)?;
+        if role == Role::Truth {
+            if let Some(reference) = self.reference_scan() {
+                let theirs = reference.volume().map(|v| &v.header)?;
                 if let Err(e) =
-                    check_same_grid((&grid_scan.name, theirs), (&file.name, &volume.header))
+                    check_same_grid((&reference.name, theirs), (&file.name, &volume.header))
                 {
-                    return Some(e.to_string());
+                    return Some(format!(
+                        "a ground truth must be on the grid of the finest scan, where the labels \
+                         are written: {e}"
+                    ));
                 }
             }
-        }
-        if role == Role::Truth {
             if let Some(Err(e)) = file.labels() {
                 return Some(format!("not a BraTS label map: {e}"));
             }
@@ -279,7 +281,7 @@ impl<F: Clone> Case<F> {
         None
     }
 
-    /// The modalities that are assigned to a readable file on the common grid.
+    /// The modalities that are assigned to a readable file.
     pub fn availability(&self) -> Availability {
         Availability::from_present(Modality::ALL.map(|m| {
             self.holder(Role::Image(m))
@@ -318,12 +320,19 @@ impl<F: Clone> Case<F> {
         if availability.is_empty() {
             return None;
         }
-        let grid_scan = self.grid_scan()?;
+        let reference = self.reference_among(availability)?;
+        let grid = reference.volume()?.header.clone();
+        // A truth on another grid than this job's reference cannot score it.
+        let truth_on_grid = self.holder(Role::Truth).is_some_and(|f| {
+            f.volume().is_some_and(|v| {
+                check_same_grid((&reference.name, &grid), (&f.name, &v.header)).is_ok()
+            })
+        });
         let snapshot = Snapshot {
             availability,
-            grid: grid_scan.volume()?.header.clone(),
-            grid_name: grid_scan.name.clone(),
-            truth: self.truth(),
+            grid,
+            grid_name: reference.name.clone(),
+            truth: self.truth().filter(|_| truth_on_grid),
         };
         Some((snapshot, used.map(|f| f.map(|f| f.source.clone()))))
     }
@@ -332,8 +341,8 @@ impl<F: Clone> Case<F> {
     pub fn not_ready(&self) -> Option<String> {
         if self.availability().is_empty() {
             Some(
-                "Add at least one MRI scan (T1, T1Gd, T2 or FLAIR) that reads and shares the \
-                 others' grid."
+                "Add at least one MRI scan (T1, T1Gd, T2 or FLAIR) that reads as a 3-D NIfTI \
+                 volume."
                     .to_owned(),
             )
         } else {
@@ -440,38 +449,16 @@ mod tests {
             (),
         );
         case.add(
-            2,
-            "b-t2f.nii.gz".into(),
-            volume([4, 5, 7], Affine::IDENTITY, 1.0),
-            (),
-        );
-        let mut shifted = Affine::IDENTITY;
-        shifted.0[0][3] = 3.0;
-        case.add(
-            3,
-            "c-t1c.nii.gz".into(),
-            volume([4, 5, 6], shifted, 1.0),
-            (),
-        );
-        case.add(
             4,
             "d-seg.nii.gz".into(),
             volume([4, 5, 6], Affine::IDENTITY, 7.0),
             (),
         );
-
         assert_eq!(case.problem(0), None);
         assert_eq!(
             case.problem(1).as_deref(),
             Some("the file ends after 200 bytes")
         );
-        let dims = case.problem(2).unwrap();
-        assert!(
-            dims.contains("dims") && dims.contains("a-t1n.nii.gz"),
-            "{dims}"
-        );
-        let affine = case.problem(3).unwrap();
-        assert!(affine.contains("affine"), "{affine}");
         let labels = case.problem(4).unwrap();
         assert!(labels.contains("label value 7"), "{labels}");
         // Only the good T1 counts; the broken T2 keeps its role so the user sees why.
@@ -482,23 +469,43 @@ mod tests {
     }
 
     #[test]
-    fn the_odd_grid_out_is_flagged_whatever_the_order() {
-        for odd_first in [false, true] {
+    fn scans_on_other_grids_are_used_and_the_finest_is_the_reference() {
+        for coarse_first in [false, true] {
             let mut case: Case = Case::default();
-            let odd = volume([4, 5, 7], Affine::IDENTITY, 1.0);
-            if odd_first {
-                case.add(9, "odd-t1n.nii.gz".into(), odd.clone(), ());
+            // A 2-D-style FLAIR: 1 × 1 × 5 mm slices, on its own grid.
+            let coarse = volume([4, 5, 2], Affine::from_spacing([1.0, 1.0, 5.0]), 1.0);
+            if coarse_first {
+                case.add(9, "x-t2f.nii.gz".into(), coarse.clone(), ());
             }
-            case.add(1, "a-t1c.nii.gz".into(), scan(), ());
-            case.add(2, "a-t2f.nii.gz".into(), scan(), ());
-            if !odd_first {
-                case.add(9, "odd-t1n.nii.gz".into(), odd, ());
+            case.add(1, "x-t1c.nii.gz".into(), scan(), ());
+            if !coarse_first {
+                case.add(9, "x-t2f.nii.gz".into(), coarse, ());
             }
-            assert_eq!(case.grid_scan().map(|f| f.id), Some(1));
-            assert!(case.problem(9).is_some());
-            assert_eq!(case.problem(1), None);
+            assert_eq!(case.reference_scan().map(|f| f.id), Some(1));
+            assert_eq!(case.problem(9), None);
             assert_eq!(case.availability().code(), "0101");
+            // Alone, the FLAIR is its own reference.
+            let flair = Availability::parse("0001").unwrap();
+            assert_eq!(case.reference_among(flair).map(|f| f.id), Some(9));
         }
+    }
+
+    #[test]
+    fn a_ground_truth_off_the_reference_grid_is_flagged() {
+        let mut case: Case = Case::default();
+        case.add(0, "a-t1c.nii.gz".into(), scan(), ());
+        case.add(
+            1,
+            "a-seg.nii.gz".into(),
+            volume([4, 5, 7], Affine::IDENTITY, 2.0),
+            (),
+        );
+        let problem = case.problem(1).unwrap();
+        assert!(
+            problem.contains("finest scan") && problem.contains("a-t1c.nii.gz"),
+            "{problem}"
+        );
+        assert_eq!(case.truth(), None);
     }
 
     #[test]
@@ -536,17 +543,23 @@ mod tests {
             volume([4, 5, 7], Affine::IDENTITY, 1.0),
             "odd file",
         );
-        // T1 is switched off; T2 is on another grid, so it is not posted either.
+        // T1 is switched off; T2 is on another grid and posted all the same (the worker aligns
+        // it); the labels come back on the reference of the scans posted.
         let wanted = Availability::parse("0111").unwrap();
         let (snapshot, files) = case.snapshot(wanted).unwrap();
-        assert_eq!(snapshot.availability.code(), "0001");
-        assert_eq!(files, [None, None, None, Some("flair file")]);
-        assert_eq!(snapshot.grid_name, "a-t1n.nii.gz");
-        assert_eq!(snapshot.grid.dims, [4, 5, 6]);
+        assert_eq!(snapshot.availability.code(), "0011");
+        assert_eq!(files, [None, None, Some("odd file"), Some("flair file")]);
+        // The two are alike but for the T2's extra slice: the tie goes to the modality order.
+        assert_eq!(snapshot.grid_name, "odd-t2w.nii.gz");
+        assert_eq!(snapshot.grid.dims, [4, 5, 7]);
+        // The truth is on the T1's grid, not this job's: it cannot score it.
+        assert_eq!(snapshot.truth, None);
+        let (snapshot, _) = case.snapshot(Availability::parse("0001").unwrap()).unwrap();
+        assert_eq!(snapshot.grid_name, "a-t2f.nii.gz");
         assert_eq!(snapshot.truth.as_deref().map(|t| t[0]), Some(2));
         // Nothing usable switched on: no job.
         assert!(case
-            .snapshot(Availability::parse("0110").unwrap())
+            .snapshot(Availability::parse("0100").unwrap())
             .is_none());
     }
 

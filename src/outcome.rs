@@ -5,7 +5,7 @@
 use adamm_volume::brats::{check_same_grid, Availability, LabelConvention, LabelVolumes, Region};
 use adamm_volume::metrics::{region_metrics, MaskMetrics, MetricsError};
 use adamm_volume::nifti_io::write_bytes;
-use adamm_volume::{Header, VolumeError};
+use adamm_volume::{Affine, Header, VolumeError};
 
 use crate::case::Snapshot;
 
@@ -20,6 +20,12 @@ pub struct Prediction {
     pub seconds: f64,
     /// Where it ran (`WebGPU`, `CPU (wasm)`).
     pub backend: String,
+    /// What the pipeline did (alignment, skull check, brain extraction), one line each.
+    pub notes: Vec<String>,
+    /// Why the labels should not be trusted, one line each (none when nothing is amiss).
+    pub warnings: Vec<String>,
+    /// Each scan's registration to the reference: reference world → scan world.
+    pub transforms: [Option<Affine>; 4],
 }
 
 /// Why a prediction cannot be reported or saved.
@@ -141,7 +147,7 @@ mod tests {
     use super::*;
     use adamm_volume::brats::label;
     use adamm_volume::nifti_io::Datatype;
-    use adamm_volume::{read_bytes, Affine};
+    use adamm_volume::read_bytes;
 
     fn prediction(labels: Vec<u8>) -> Prediction {
         Prediction {
@@ -149,6 +155,9 @@ mod tests {
             presence: vec![0.9, 0.8, 0.7],
             seconds: 1.5,
             backend: "CPU (wasm)".into(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            transforms: [None; 4],
         }
     }
 

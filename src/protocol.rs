@@ -66,16 +66,24 @@ pub enum Reply {
         /// Windows in all.
         total: u32,
     },
-    /// Job `job` finished: the label map (internal labels 0–3) on the files' grid.
+    /// Job `job` finished: the label map (internal labels 0–3) on the reference scan's grid.
     Done {
         /// The job.
         job: u32,
-        /// One label per voxel, in the files' voxel order.
+        /// One label per voxel, in the reference scan's voxel order.
         labels: Vec<u8>,
         /// The presence head's probability for NETC, SNFH, ET.
         presence: Vec<f32>,
         /// Time spent in the worker.
         seconds: f64,
+        /// What the pipeline did, one line each (alignment, skull check, brain extraction).
+        notes: Vec<String>,
+        /// Why the labels should not be trusted, one line each (`adamm_model::checks`).
+        warnings: Vec<String>,
+        /// For each modality, the registration found: the reference world → that scan's
+        /// world, a 4 × 4 matrix row by row (`None` for the reference, scans on its grid and
+        /// absent scans).
+        transforms: Box<[Option<[f64; 16]>; 4]>,
     },
     /// Something failed: loading the model (`job` = `None`) or a job.
     Failed {
@@ -131,6 +139,51 @@ fn get_bytes(v: &JsValue, key: &str) -> Result<Vec<u8>, Malformed> {
         .dyn_ref::<Uint8Array>()
         .map(Uint8Array::to_vec)
         .ok_or_else(|| Malformed(format!("{key} is not bytes")))
+}
+
+fn strings(list: &[String]) -> Array {
+    list.iter().map(|s| JsValue::from(s.as_str())).collect()
+}
+
+fn get_strings(v: &JsValue, key: &str) -> Result<Vec<String>, Malformed> {
+    let list: Array = get(v, key)?
+        .dyn_into()
+        .map_err(|_| Malformed(format!("{key} is not a list")))?;
+    list.iter()
+        .map(|s| {
+            s.as_string()
+                .ok_or_else(|| Malformed(format!("{key} holds a non-string")))
+        })
+        .collect()
+}
+
+fn get_transforms(v: &JsValue) -> Result<[Option<[f64; 16]>; 4], Malformed> {
+    let list: Array = get(v, "transforms")?
+        .dyn_into()
+        .map_err(|_| Malformed("transforms is not a list".into()))?;
+    if list.length() != 4 {
+        return Err(Malformed(format!(
+            "{} transforms, expected 4",
+            list.length()
+        )));
+    }
+    let mut out = [None; 4];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let item = list.get(i as u32);
+        if item.is_null() {
+            continue;
+        }
+        let values = item
+            .dyn_ref::<js_sys::Float64Array>()
+            .map(js_sys::Float64Array::to_vec)
+            .ok_or_else(|| Malformed("a transform is not a Float64Array".into()))?;
+        *slot = Some(
+            values
+                .try_into()
+                .map_err(|_| Malformed("a transform has not 16 values".into()))?,
+        );
+    }
+    Ok(out)
 }
 
 fn get_blob(v: &JsValue, key: &str) -> Result<Blob, Malformed> {
@@ -231,6 +284,9 @@ impl Reply {
                 labels,
                 presence,
                 seconds,
+                notes,
+                warnings,
+                transforms,
             } => {
                 let o = object("done");
                 set(&o, "job", &(*job).into());
@@ -241,6 +297,15 @@ impl Reply {
                     &js_sys::Float32Array::from(presence.as_slice()).into(),
                 );
                 set(&o, "seconds", &(*seconds).into());
+                set(&o, "notes", &strings(notes).into());
+                set(&o, "warnings", &strings(warnings).into());
+                let list = Array::new();
+                for t in transforms.iter() {
+                    list.push(&t.map_or(JsValue::NULL, |m| {
+                        js_sys::Float64Array::from(m.as_slice()).into()
+                    }));
+                }
+                set(&o, "transforms", &list.into());
                 o.into()
             }
             Reply::Failed { job, message } => {
@@ -292,6 +357,9 @@ impl Reply {
                 seconds: get(v, "seconds")?
                     .as_f64()
                     .ok_or_else(|| Malformed("seconds is not a number".into()))?,
+                notes: get_strings(v, "notes")?,
+                warnings: get_strings(v, "warnings")?,
+                transforms: Box::new(get_transforms(v)?),
             }),
             "failed" => Ok(Reply::Failed {
                 job: get(v, "job")?.as_f64().map(|n| n as u32),

@@ -6,6 +6,8 @@
 
 use std::rc::Rc;
 
+use adamm_volume::Affine;
+
 use crate::case::Snapshot;
 use crate::outcome::{Outcome, Prediction};
 use crate::protocol::{BackendChoice, Malformed, Reply, BACKEND_CPU};
@@ -150,6 +152,9 @@ impl Session {
                 labels,
                 presence,
                 seconds,
+                notes,
+                warnings,
+                transforms,
             } => {
                 let Some(finished) = self.job.take_if(|j| j.id == job) else {
                     // A job the page no longer waits for.
@@ -164,6 +169,15 @@ impl Session {
                     presence,
                     seconds,
                     backend,
+                    notes,
+                    warnings,
+                    transforms: (*transforms).map(|t| {
+                        t.map(|m| {
+                            Affine(std::array::from_fn(|r| {
+                                std::array::from_fn(|c| m[4 * r + c])
+                            }))
+                        })
+                    }),
                 };
                 match Outcome::new(finished.id, finished.snapshot, prediction) {
                     Ok(outcome) => {
@@ -285,6 +299,9 @@ mod tests {
             labels,
             presence: vec![0.5; 3],
             seconds: 2.0,
+            notes: vec!["T1 (A-t1n.nii.gz): the reference grid".into()],
+            warnings: Vec::new(),
+            transforms: Box::new([None; 4]),
         }
     }
 
@@ -304,7 +321,13 @@ mod tests {
         // ground truth.
         case.clear();
         case.add(2, "B-t2f.nii.gz".into(), file([8, 8, 8], 1.0), ());
-        let other = case.grid_scan().unwrap().volume().unwrap().header.clone();
+        let other = case
+            .reference_scan()
+            .unwrap()
+            .volume()
+            .unwrap()
+            .header
+            .clone();
 
         let labels = vec![label::SNFH; 4 * 5 * 6];
         let Next::Show(outcome) = session.on_reply(done(7, labels)) else {

@@ -6,7 +6,8 @@
 //! orientation. Rows are listed top to bottom, columns left to right. Pure logic, no DOM.
 
 use adamm_volume::brats::{label, LABEL_COLOURS};
-use adamm_volume::{AxisMap, Header, Volume};
+use adamm_volume::regrid::{resample, Interpolation, TargetGrid};
+use adamm_volume::{Affine, AxisMap, Header, Volume, VolumeError};
 
 use crate::intensity::IntensityWindow;
 
@@ -186,6 +187,37 @@ impl Underlay {
             map: canonical.map,
             grid: volume.header.clone(),
         }
+    }
+
+    /// `volume` shown on `grid` (the reference scan's header): resampled there trilinearly
+    /// through world coordinates, moved by `scan_world_from_grid_world` (a registration's
+    /// result; the identity places it as the headers do). A volume on `grid` already, not
+    /// moved, is used as it is.
+    pub fn on_grid(
+        volume: &Volume,
+        grid: &Header,
+        scan_world_from_grid_world: &Affine,
+    ) -> Result<Underlay, VolumeError> {
+        let target = TargetGrid {
+            dims: grid.dims,
+            world_from_voxel: grid.world_from_voxel()?,
+        };
+        let same = volume.dims() == grid.dims
+            && volume
+                .world_from_voxel()
+                .max_abs_diff(&target.world_from_voxel)
+                < 1e-3;
+        if same && scan_world_from_grid_world.max_abs_diff(&Affine::IDENTITY) < 1e-9 {
+            return Ok(Underlay::of(volume));
+        }
+        let data = resample(
+            volume,
+            &target,
+            scan_world_from_grid_world,
+            Interpolation::Linear,
+            0.0,
+        )?;
+        Ok(Underlay::of(&Volume::new(data, grid.clone())?))
     }
 
     /// The views' layout of this grid.

@@ -125,6 +125,9 @@ fn worker_messages_survive_their_javascript_form() {
         labels: vec![1; 10],
         presence: vec![0.5; 3],
         seconds: 0.5,
+        notes: Vec::new(),
+        warnings: Vec::new(),
+        transforms: Box::new([None; 4]),
     }
     .to_js();
     assert_eq!(
@@ -153,6 +156,14 @@ fn worker_messages_survive_their_javascript_form() {
             labels: vec![0, 1, 2, 3],
             presence: vec![0.25, 0.5, 1.0],
             seconds: 1.5,
+            notes: vec!["T1Gd (a.nii): the reference grid".into()],
+            warnings: vec!["the field of view cuts the brain".into()],
+            transforms: Box::new([
+                Some(std::array::from_fn(|i| i as f64 * 0.5)),
+                None,
+                None,
+                Some([1.0; 16]),
+            ]),
         },
         Reply::Failed {
             job: None,

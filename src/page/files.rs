@@ -118,7 +118,7 @@ async fn add(state: State, name: String, blob: Blob) {
 fn reset_view(state: State) {
     state.outcome.set(None);
     let dims = state.case.with_untracked(|c| {
-        c.grid_scan()
+        c.reference_scan()
             .and_then(|f| f.volume())
             .map(|v| v.canonical_map().canonical_dims())
     });

@@ -47,6 +47,29 @@ pub fn Report(outcome: Rc<Outcome>, title: &'static str, current: bool) -> impl 
         v.wt(),
         v.tc()
     );
+    let notes = o
+        .prediction
+        .notes
+        .iter()
+        .map(|n| view! { <li>{n.clone()}</li> })
+        .collect_view();
+    let warnings = (!o.prediction.warnings.is_empty()).then(|| {
+        let items = o
+            .prediction
+            .warnings
+            .iter()
+            .map(|w| view! { <li>{w.clone()}</li> })
+            .collect_view();
+        view! {
+            <div class="warnings" role="alert">
+                <p>
+                    <strong>"Do not trust these labels: "</strong>
+                    "the input is not what the model was made for."
+                </p>
+                <ul>{items}</ul>
+            </div>
+        }
+    });
     view! {
         <div
             class="report"
@@ -56,6 +79,7 @@ pub fn Report(outcome: Rc<Outcome>, title: &'static str, current: bool) -> impl 
             data-job=o.job
         >
             <h3>{heading}</h3>
+            {warnings}
             <p class="volumes">{volumes}</p>
             <p class="presence">{presence}</p>
             {metrics
@@ -74,6 +98,10 @@ pub fn Report(outcome: Rc<Outcome>, title: &'static str, current: bool) -> impl 
                         </table>
                     }
                 })}
+            <details class="notes">
+                <summary>"How the scans were read"</summary>
+                <ul>{notes}</ul>
+            </details>
         </div>
     }
 }

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use adamm_app::case::Role;
 use adamm_app::view::{centroid, Plane, Underlay};
 use adamm_volume::brats::{LabelConvention, Modality, LABEL_COLOURS};
+use adamm_volume::Affine;
 use leptos::prelude::*;
 
 use super::download;
@@ -29,11 +30,45 @@ fn derive(state: State) {
                 .map(|f| f.id)
         })
     });
+    // The grid the views show: the reference scan's (the finest), where the labels are.
+    let reference_file = Memo::new(move |_| case.with(|c| c.reference_scan().map(|f| f.id)));
+    let shown_file = StoredValue::new(None::<u64>);
     Effect::new(move |_| {
         let id = underlay_file.get();
-        let volume = id.and_then(|id| case.with_untracked(|c| c.file(id)?.volume().cloned()));
-        view.underlay.set(volume.map(|v| Rc::new(Underlay::of(&v))));
-        view.intensity.set(None);
+        let reference = reference_file.get();
+        let (volume, role, grid) = case.with_untracked(|c| {
+            let file = id.and_then(|id| c.file(id));
+            let grid = reference.and_then(|r| Some(c.file(r)?.volume()?.header.clone()));
+            (
+                file.and_then(|f| f.volume().cloned()),
+                file.and_then(|f| f.role),
+                grid,
+            )
+        });
+        // Aligned as the last result's registration found, when it is on this grid.
+        let transform = state.outcome.with(|o| {
+            let (o, grid, Some(Role::Image(m))) = (o.as_ref()?, grid.as_ref()?, role) else {
+                return None;
+            };
+            o.is_on_grid_of(grid)
+                .then(|| o.prediction.transforms[m.index()])
+                .flatten()
+        });
+        let underlay = match (volume, grid) {
+            (Some(v), Some(g)) => Underlay::on_grid(&v, &g, &transform.unwrap_or(Affine::IDENTITY))
+                .map_err(|e| {
+                    state.tell(format!(
+                        "The scan cannot be shown on the reference grid: {e}"
+                    ))
+                })
+                .ok(),
+            _ => None,
+        };
+        view.underlay.set(underlay.map(Rc::new));
+        if shown_file.get_value() != id {
+            shown_file.set_value(id);
+            view.intensity.set(None);
+        }
     });
     Effect::new(move |_| {
         let labels = state.outcome.with(|o| {

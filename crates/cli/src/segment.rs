@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use adamm_model::{
     input_warnings, BrainExtractor, LoadedStudent, Pipeline, Scans, StripNet, Stripping,
 };
-use adamm_volume::align::ScanAlignment;
 use adamm_volume::brats::{
     check_same_grid, discover_cases, CaseFiles, LabelConvention, LabelVolumes, Modality, Naming,
 };
@@ -168,48 +167,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 
-/// Prints how the scans were brought onto one grid and what the skull check found.
-fn write_alignment(out: &mut impl Write, scans: &Scans) -> anyhow::Result<()> {
-    let alignment = scans.alignment();
-    let checks = scans.skull_checks();
-    for m in Modality::ALL {
-        let (Some(name), Some(how), Some(check)) = (
-            scans.name(m),
-            alignment.alignments[m.index()].as_ref(),
-            checks[m.index()],
-        ) else {
-            continue;
-        };
-        let place = match how {
-            _ if m == scans.reference() => "the reference grid".to_owned(),
-            ScanAlignment::OnWorkingGrid | ScanAlignment::OnReferenceGrid => {
-                "on the reference grid".to_owned()
-            }
-            ScanAlignment::Registered(r) => {
-                let [rx, ry, rz] = r.transform.rotation_deg;
-                let [tx, ty, tz] = r.transform.translation_mm;
-                format!(
-                    "registered to {}: rotation ({rx:.2}°, {ry:.2}°, {rz:.2}°), translation \
-                     ({tx:.2}, {ty:.2}, {tz:.2}) mm, mutual information {:.3} → {:.3}",
-                    scans.reference().name(),
-                    r.initial_mutual_information,
-                    r.mutual_information
-                )
-            }
-        };
-        writeln!(out, "{} ({name}): {place}; {}", m.name(), check.describe())?;
-    }
-    if !alignment.works_on_reference_grid() {
-        let [nx, ny, nz] = alignment.working.dims;
-        writeln!(
-            out,
-            "the network works on a 1 mm grid of {nx}×{ny}×{nz} over the reference scan; labels \
-             go back to the reference grid"
-        )?;
-    }
-    Ok(())
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = parse_one(&args.device)?;
@@ -243,7 +200,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let files = case_files(&args)?;
     let scans = Scans::read_paths(files.each_ref().map(Option::as_deref))?;
     let mut out = std::io::stdout().lock();
-    write_alignment(&mut out, &scans)?;
+    for line in scans.describe() {
+        writeln!(out, "{line}")?;
+    }
     let wants_strip = match args.strip {
         StripArg::Auto => !scans.skull_stripped(),
         StripArg::Always => true,

@@ -23,7 +23,7 @@
 
 use std::path::Path;
 
-use adamm_volume::align::{align_scans, labels_onto, AlignedScans};
+use adamm_volume::align::{align_scans, labels_onto, AlignedScans, ScanAlignment};
 use adamm_volume::brats::{Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
 use adamm_volume::preprocess::{
@@ -183,6 +183,63 @@ impl Scans {
         self.aligned
             .labels_on_scan(labels.working(), m.index())
             .map_err(PipelineError::Prepare)
+    }
+
+    /// One line per scan for people: its grid's part (the reference, on it, or registered to
+    /// it with the motion found) and its skull-stripping check; then, when the network works
+    /// on a 1 mm grid over the reference, a line saying so.
+    pub fn describe(&self) -> Vec<String> {
+        let reference = self.reference();
+        let mut lines = Vec::new();
+        for m in Modality::ALL {
+            let (Some(name), Some(how), Some(check)) = (
+                self.name(m),
+                self.aligned.alignments[m.index()].as_ref(),
+                self.skull[m.index()],
+            ) else {
+                continue;
+            };
+            let place = match how {
+                _ if m == reference => "the reference grid".to_owned(),
+                ScanAlignment::OnWorkingGrid | ScanAlignment::OnReferenceGrid => {
+                    "on the reference grid".to_owned()
+                }
+                ScanAlignment::Registered(r) => {
+                    let [rx, ry, rz] = r.transform.rotation_deg;
+                    let [tx, ty, tz] = r.transform.translation_mm;
+                    format!(
+                        "registered to {}: rotation ({rx:.2}°, {ry:.2}°, {rz:.2}°), translation \
+                         ({tx:.2}, {ty:.2}, {tz:.2}) mm, mutual information {:.3} → {:.3}",
+                        reference.name(),
+                        r.initial_mutual_information,
+                        r.mutual_information
+                    )
+                }
+            };
+            lines.push(format!(
+                "{} ({name}): {place}; {}",
+                m.name(),
+                check.describe()
+            ));
+        }
+        if !self.aligned.works_on_reference_grid() {
+            let [nx, ny, nz] = self.aligned.working.dims;
+            lines.push(format!(
+                "the network works on a 1 mm grid of {nx}×{ny}×{nz} over the reference scan; \
+                 labels go back to the reference grid"
+            ));
+        }
+        lines
+    }
+
+    /// For each modality, the transform from the reference scan's world to that scan's own
+    /// world found by registration (`None` for the reference, scans on its grid, and absent
+    /// scans): how to show a scan aligned on the reference grid.
+    pub fn transforms(&self) -> [Option<Affine>; 4] {
+        self.aligned.alignments.each_ref().map(|a| match a {
+            Some(ScanAlignment::Registered(r)) => Some(r.moving_world_from_fixed_world),
+            _ => None,
+        })
     }
 
     /// Dimensions of the labels' grid (the reference scan's).

@@ -50,29 +50,26 @@ pub struct SkullCheck {
 impl SkullCheck {
     /// One line for people: the verdict and why.
     pub fn describe(&self) -> String {
-        let verdict = if self.stripped {
-            "skull-stripped"
-        } else {
-            "not skull-stripped (a head)"
-        };
-        format!(
-            "{verdict}: foreground {:.0} mL ({} {:.0} mL), background {:.0} % constant \
-             ({} {:.0} %)",
-            self.foreground_ml,
-            if self.foreground_ml <= MAX_STRIPPED_ML {
-                "a brain's size, at most"
-            } else {
-                "more than a brain, over"
-            },
-            MAX_STRIPPED_ML,
-            100.0 * self.constant_background,
-            if self.constant_background >= MIN_CONSTANT_BACKGROUND {
-                "masked, at least"
-            } else {
-                "noise or tissue, under"
-            },
-            100.0 * MIN_CONSTANT_BACKGROUND,
-        )
+        if self.stripped {
+            return format!(
+                "skull-stripped (a brain-sized foreground of {:.0} mL on a constant background)",
+                self.foreground_ml
+            );
+        }
+        let mut why = Vec::new();
+        if self.foreground_ml > MAX_STRIPPED_ML {
+            why.push(format!(
+                "a foreground of {:.0} mL, more than a brain (over {MAX_STRIPPED_ML:.0} mL)",
+                self.foreground_ml
+            ));
+        }
+        if self.constant_background < MIN_CONSTANT_BACKGROUND {
+            why.push(format!(
+                "signal around it ({:.0} % of the background is not constant)",
+                100.0 * (1.0 - self.constant_background)
+            ));
+        }
+        format!("not skull-stripped: {}", why.join(" and "))
     }
 }
 
@@ -167,7 +164,9 @@ mod tests {
         let head = phantom([80.0, 65.0, 60.0], 15.0, 3.0);
         let c = check_skull(&head);
         assert!(!c.stripped && c.foreground_ml > MAX_STRIPPED_ML, "{c:?}");
-        assert!(c.describe().starts_with("not skull-stripped"));
+        assert!(c
+            .describe()
+            .starts_with("not skull-stripped: a foreground of"));
     }
 
     #[test]

@@ -105,9 +105,12 @@ mod worker {
                 post(&match result {
                     Ok(result) => Reply::Done {
                         job,
-                        labels: result.labels,
-                        presence: result.presence,
+                        labels: result.labels.labels,
+                        presence: result.labels.presence,
                         seconds: (js_sys::Date::now() - started) / 1000.0,
+                        notes: result.notes,
+                        warnings: result.warnings,
+                        transforms: Box::new(result.transforms),
                     },
                     Err(message) => Reply::Failed {
                         job: Some(job),
@@ -126,7 +129,7 @@ mod worker {
         pipeline: &Pipeline,
         job: u32,
         files: [Option<Blob>; 4],
-    ) -> Result<adamm_model::CaseLabels, String> {
+    ) -> Result<crate::segment::Segmented, String> {
         let mut bytes: [Option<Vec<u8>>; 4] = Default::default();
         for (slot, file) in bytes.iter_mut().zip(&files) {
             if let Some(file) = file {

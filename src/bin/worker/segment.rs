@@ -4,7 +4,7 @@
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{
-    CaseLabels, LoadedStudent, ModelError, Pipeline, PipelineError, Progress, Scans,
+    input_warnings, CaseLabels, LoadedStudent, ModelError, Pipeline, PipelineError, Progress, Scans,
 };
 
 /// The pipeline of the student in a weights file's bytes, with the sliding window the file
@@ -14,17 +14,49 @@ pub fn load_pipeline(bytes: &[u8], device: &Device) -> Result<Pipeline, ModelErr
     LoadedStudent::from_bytes(bytes, device).and_then(|model| Pipeline::for_student(model, device))
 }
 
-/// Segments a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset): the label
-/// map (internal labels) in the files' own voxel order, with the presence scores.
+/// A segmented case: the labels and what the pipeline says about them.
+pub struct Segmented {
+    /// The label map on the reference scan's grid, with the presence scores.
+    pub labels: CaseLabels,
+    /// What was done (alignment, skull check, brain extraction), one line each.
+    pub notes: Vec<String>,
+    /// Why the labels should not be trusted (`adamm_model::checks`), one line each.
+    pub warnings: Vec<String>,
+    /// Each scan's registration to the reference (row-major 4 × 4), where one was made.
+    pub transforms: [Option<[f64; 16]>; 4],
+}
+
+/// Segments a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset, on any
+/// grids): the label map (internal labels) on the reference scan's grid, with the presence
+/// scores, notes, warnings and registrations.
 pub async fn segment_files(
     pipeline: &Pipeline,
     files: [Option<&[u8]>; 4],
     progress: impl FnMut(Progress),
-) -> Result<CaseLabels, PipelineError> {
+) -> Result<Segmented, PipelineError> {
     let scans = Scans::read_bytes(files)?;
     let case = pipeline.prepare(&scans)?;
-    pipeline
+    let labels = pipeline
         .job(&case, case.availability())?
         .run_async(progress)
-        .await
+        .await?;
+    let mut notes = scans.describe();
+    notes.push(format!(
+        "brain: {} ({:.0} mL segmented)",
+        case.strip.describe(),
+        case.brain_ml()
+    ));
+    let warnings = input_warnings(&scans, &case, &labels)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let transforms = scans
+        .transforms()
+        .map(|t| t.map(|a| std::array::from_fn(|i| a.0[i / 4][i % 4])));
+    Ok(Segmented {
+        labels,
+        notes,
+        warnings,
+        transforms,
+    })
 }
