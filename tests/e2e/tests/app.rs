@@ -4,7 +4,9 @@
 //! One session walks through what a user does: open the page, load a case, segment it,
 //! download the result; the labels must equal the native pipeline's (`adamm segment`'s steps)
 //! on the same files and carry the input's grid. WebGPU (Chromium's software adapter here) runs
-//! a small case and must agree with the CPU backend. A corrupt file must get its message.
+//! a small case and must agree with the CPU backend. A case whose FLAIR is on another grid
+//! (3 mm slices, moved) must be registered and segmented as natively. A corrupt file must get
+//! its message.
 //! Every request the browser makes must go to the page's own origin. Screenshots and the
 //! timings are written to `target/e2e/`.
 
@@ -21,7 +23,8 @@ use adamm_model::{LoadedStudent, Pipeline, Scans};
 use adamm_volume::brats::{LabelConvention, Region};
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_bytes;
-use adamm_volume::{read_path, Affine, Header, Volume};
+use adamm_volume::regrid::{resample, Interpolation, TargetGrid};
+use adamm_volume::{read_path, Affine, Header, Rigid, Volume};
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -407,11 +410,52 @@ async fn screenshot(c: &Client, name: &str) -> Result<()> {
 /// The native pipeline on the same files (T1, T1Gd, T2, FLAIR in that order): what
 /// `adamm segment` computes (labels on the files' grid), on flex.
 fn native_labels(files: &[PathBuf]) -> Result<Vec<u8>> {
+    native_labels_of([0, 1, 2, 3].map(|i| files.get(i).map(PathBuf::as_path)))
+}
+
+/// [`native_labels`] for any subset of the modalities (T1, T1Gd, T2, FLAIR), on any grids.
+fn native_labels_of(files: [Option<&Path>; 4]) -> Result<Vec<u8>> {
     let device = Device::flex();
     let model = LoadedStudent::load(&root().join("public/models/adamm-light.bpk"), &device)?;
     let pipeline = Pipeline::for_student(model, &device)?;
-    let scans = Scans::read_paths([0, 1, 2, 3].map(|i| files.get(i).map(PathBuf::as_path)))?;
+    let scans = Scans::read_paths(files)?;
     Ok(pipeline.segment(&scans, |_| {})?.labels)
+}
+
+/// `scan` re-acquired as a 2-D series of 3 mm slices after the head moved (3° about z and a
+/// few mm): another grid and a motion for the worker to register.
+fn reacquired(scan: &Path, dir: &Path) -> Result<PathBuf> {
+    let v = read_path(scan)?;
+    let dims = v.dims();
+    let centre = v
+        .world_from_voxel()
+        .apply(dims.map(|d| (d as f64 - 1.0) / 2.0));
+    let motion = Rigid {
+        rotation_deg: [0.0, 0.0, 3.0],
+        translation_mm: [3.0, -2.0, 1.0],
+    }
+    .to_affine(centre);
+    let slices = [dims[0], dims[1], dims[2] / 3];
+    let mut grid = v
+        .world_from_voxel()
+        .compose(&Affine::from_spacing([1.0, 1.0, 3.0]));
+    for r in 0..3 {
+        grid.0[r][3] += motion.0[r][3];
+    }
+    let target = TargetGrid {
+        dims: slices,
+        world_from_voxel: grid,
+    };
+    let fixed_from_moving = motion.inverse().context("a rigid motion inverts")?;
+    let data = resample(&v, &target, &fixed_from_moving, Interpolation::Linear, 0.0)?;
+    let header = Header::from_affine(slices, adamm_volume::nifti_io::Datatype::F32, &grid);
+    let name = scan
+        .file_name()
+        .map(|n| n.to_string_lossy().replace("SMALL", "MOVED"))
+        .unwrap_or_default();
+    let path = dir.join(name);
+    std::fs::write(&path, write_bytes(&header, &data, true)?)?;
+    Ok(path)
 }
 
 /// Internal labels of a downloaded (BraTS 2023) file.
@@ -671,6 +715,50 @@ async fn walk_through(
         }
     } else {
         bail!("the browser offered no WebGPU (started with --enable-unsafe-webgpu): {state}");
+    }
+    clear_files(c).await?;
+
+    // Scans on different grids: the small case's FLAIR re-acquired on 3 mm slices after a
+    // motion, beside its T1Gd. The page takes both, the worker registers the FLAIR to the
+    // T1Gd, and the labels come back on the T1Gd's grid, as the native pipeline has them.
+    let (t1c, flair) = (small[1].clone(), reacquired(&small[3], work)?);
+    upload(c, &[t1c.clone(), flair.clone()]).await?;
+    ensure!(
+        c.find_all(Locator::Css("ul.files li.bad"))
+            .await?
+            .is_empty(),
+        "a scan on another grid was refused: {}",
+        text(c, "ul.files").await?
+    );
+    let seconds = segment(c, Duration::from_secs(300)).await?.worker;
+    let got = download(c, downloads).await?;
+    let input = read_path(&t1c)?;
+    assert_same_grid(&got, &input)?;
+    let notes = c
+        .execute(
+            "return Array.from(document.querySelectorAll('.report.current .notes li'))\
+             .map(li => li.textContent).join('\\n');",
+            vec![],
+        )
+        .await?;
+    let notes = notes.as_str().unwrap_or_default().to_owned();
+    let registered = notes
+        .lines()
+        .find(|l| l.starts_with("FLAIR") && l.contains("registered to T1Gd"))
+        .with_context(|| format!("the report does not say the FLAIR was registered: {notes}"))?
+        .to_owned();
+    let native = native_labels_of([None, Some(&t1c), None, Some(&flair)])?;
+    let d = dice(&labels_of(&got)?, &native, &input)?;
+    report.push(format!(
+        "T1Gd + FLAIR on 3 mm slices after a motion (3° about z, (3, −2, 1) mm): \
+         {seconds:.1} s in the worker; Dice vs native {d:?}; {}",
+        registered.split(';').next().unwrap_or_default()
+    ));
+    for (region, value) in &d {
+        ensure!(
+            *value >= 0.99,
+            "browser and native disagree on {region} for the two-grid case: Dice {value}"
+        );
     }
     clear_files(c).await?;
 
