@@ -26,6 +26,8 @@ pub struct Prediction {
     pub warnings: Vec<String>,
     /// Each scan's registration to the reference: reference world → scan world.
     pub transforms: [Option<Affine>; 4],
+    /// The brain mask on the labels' grid (1 = brain), when the brain was extracted.
+    pub brain: Option<Vec<u8>>,
 }
 
 /// Why a prediction cannot be reported or saved.
@@ -158,6 +160,7 @@ mod tests {
             notes: Vec::new(),
             warnings: Vec::new(),
             transforms: [None; 4],
+            brain: None,
         }
     }
 

@@ -28,12 +28,15 @@ pub enum BackendChoice {
 /// From the page to the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    /// The student's weights (a burnpack file) and the backend to load them on.
+    /// The student's weights (a burnpack file) and the backend to load them on, with the
+    /// brain-extraction network's file when the page has one.
     Model {
         /// The file.
         file: Blob,
         /// Where to run.
         backend: BackendChoice,
+        /// The brain-extraction network (`adamm-strip.bpk`), if any.
+        stripper: Option<Blob>,
     },
     /// Segment one case.
     Segment {
@@ -41,6 +44,9 @@ pub enum Request {
         job: u32,
         /// The NIfTI files of T1, T1Gd, T2, FLAIR (absent modalities `None`).
         files: [Option<Blob>; 4],
+        /// Extract the brain when the scans are not skull-stripped (else take them as they
+        /// are).
+        strip: bool,
     },
 }
 
@@ -56,6 +62,8 @@ pub enum Reply {
         backend: String,
         /// Why WebGPU was not used, if it was not.
         note: Option<String>,
+        /// Why brain extraction is not available (no or a bad network file); `None` when it is.
+        no_brain_extraction: Option<String>,
     },
     /// A window of job `job` is done.
     Progress {
@@ -84,6 +92,8 @@ pub enum Reply {
         /// world, a 4 × 4 matrix row by row (`None` for the reference, scans on its grid and
         /// absent scans).
         transforms: Box<[Option<[f64; 16]>; 4]>,
+        /// The brain mask (1 = brain) on the reference grid, when the brain was extracted.
+        brain: Option<Vec<u8>>,
     },
     /// Something failed: loading the model (`job` = `None`) or a job.
     Failed {
@@ -196,9 +206,18 @@ impl Request {
     /// The JavaScript object posted to the worker.
     pub fn to_js(&self) -> JsValue {
         match self {
-            Request::Model { file, backend } => {
+            Request::Model {
+                file,
+                backend,
+                stripper,
+            } => {
                 let o = object("model");
                 set(&o, "file", file);
+                set(
+                    &o,
+                    "stripper",
+                    stripper.as_ref().map_or(&JsValue::NULL, |b| b.as_ref()),
+                );
                 let b = match backend {
                     BackendChoice::Auto => "auto",
                     BackendChoice::Cpu => "cpu",
@@ -206,9 +225,10 @@ impl Request {
                 set(&o, "backend", &b.into());
                 o.into()
             }
-            Request::Segment { job, files } => {
+            Request::Segment { job, files, strip } => {
                 let o = object("segment");
                 set(&o, "job", &(*job).into());
+                set(&o, "strip", &JsValue::from_bool(*strip));
                 let list = Array::new();
                 for f in files {
                     list.push(f.as_ref().map_or(&JsValue::NULL, |b| b.as_ref()));
@@ -228,6 +248,17 @@ impl Request {
                     "auto" => BackendChoice::Auto,
                     "cpu" => BackendChoice::Cpu,
                     other => return Err(Malformed(format!("unknown backend {other}"))),
+                },
+                stripper: {
+                    let s = get(v, "stripper")?;
+                    if s.is_null() {
+                        None
+                    } else {
+                        Some(
+                            s.dyn_into()
+                                .map_err(|_| Malformed("stripper is not a file".into()))?,
+                        )
+                    }
                 },
             }),
             "segment" => {
@@ -250,6 +281,9 @@ impl Request {
                 Ok(Request::Segment {
                     job: get_u32(v, "job")?,
                     files,
+                    strip: get(v, "strip")?
+                        .as_bool()
+                        .ok_or_else(|| Malformed("strip is not a boolean".into()))?,
                 })
             }
             other => Err(Malformed(format!("unknown request {other}"))),
@@ -262,13 +296,24 @@ impl Reply {
     pub fn to_js(&self) -> JsValue {
         match self {
             Reply::Started => object("started").into(),
-            Reply::Ready { backend, note } => {
+            Reply::Ready {
+                backend,
+                note,
+                no_brain_extraction,
+            } => {
                 let o = object("ready");
                 set(&o, "backend", &backend.into());
                 set(
                     &o,
                     "note",
                     &note.as_deref().map_or(JsValue::NULL, JsValue::from),
+                );
+                set(
+                    &o,
+                    "no_brain_extraction",
+                    &no_brain_extraction
+                        .as_deref()
+                        .map_or(JsValue::NULL, JsValue::from),
                 );
                 o.into()
             }
@@ -287,8 +332,16 @@ impl Reply {
                 notes,
                 warnings,
                 transforms,
+                brain,
             } => {
                 let o = object("done");
+                set(
+                    &o,
+                    "brain",
+                    &brain
+                        .as_deref()
+                        .map_or(JsValue::NULL, |b| Uint8Array::from(b).into()),
+                );
                 set(&o, "job", &(*job).into());
                 set(&o, "labels", &Uint8Array::from(labels.as_slice()).into());
                 set(
@@ -323,12 +376,14 @@ impl Reply {
     }
 
     /// The buffers of [`Reply::to_js`]'s object to transfer with it instead of copying (the
-    /// label map's), as the transfer list of `postMessage`.
+    /// label map's and the brain mask's), as the transfer list of `postMessage`.
     pub fn transfer(message: &JsValue) -> Array {
         let list = Array::new();
-        if let Ok(labels) = Reflect::get(message, &"labels".into()) {
-            if let Some(a) = labels.dyn_ref::<Uint8Array>() {
-                list.push(&a.buffer());
+        for key in ["labels", "brain"] {
+            if let Ok(value) = Reflect::get(message, &key.into()) {
+                if let Some(a) = value.dyn_ref::<Uint8Array>() {
+                    list.push(&a.buffer());
+                }
             }
         }
         list
@@ -341,6 +396,7 @@ impl Reply {
             "ready" => Ok(Reply::Ready {
                 backend: get_str(v, "backend")?,
                 note: get(v, "note")?.as_string(),
+                no_brain_extraction: get(v, "no_brain_extraction")?.as_string(),
             }),
             "progress" => Ok(Reply::Progress {
                 job: get_u32(v, "job")?,
@@ -360,6 +416,18 @@ impl Reply {
                 notes: get_strings(v, "notes")?,
                 warnings: get_strings(v, "warnings")?,
                 transforms: Box::new(get_transforms(v)?),
+                brain: {
+                    let b = get(v, "brain")?;
+                    if b.is_null() {
+                        None
+                    } else {
+                        Some(
+                            b.dyn_ref::<Uint8Array>()
+                                .map(Uint8Array::to_vec)
+                                .ok_or_else(|| Malformed("brain is not bytes".into()))?,
+                        )
+                    }
+                },
             }),
             "failed" => Ok(Reply::Failed {
                 job: get(v, "job")?.as_f64().map(|n| n as u32),

@@ -23,6 +23,8 @@ pub enum ModelState {
         backend: String,
         /// Why it is not on the GPU, when it is not.
         note: Option<String>,
+        /// Why brain extraction is not available, when it is not.
+        no_brain_extraction: Option<String>,
     },
     /// Not usable; the text says why.
     Failed(String),
@@ -44,12 +46,19 @@ impl ModelState {
             ModelState::Loading => "loading…".to_owned(),
             ModelState::Ready {
                 backend,
-                note: Some(note),
-            } => format!("runs on {backend} ({note})"),
-            ModelState::Ready {
-                backend,
-                note: None,
-            } => format!("runs on {backend}"),
+                note,
+                no_brain_extraction,
+            } => {
+                let mut text = format!("runs on {backend}");
+                if let Some(note) = note {
+                    text += &format!(" ({note})");
+                }
+                match no_brain_extraction {
+                    Some(why) => text += &format!("; no brain extraction: {why}"),
+                    None => text += "; brain extraction ready",
+                }
+                text
+            }
             ModelState::Failed(why) => why.clone(),
         }
     }
@@ -140,7 +149,17 @@ impl Session {
     pub fn on_reply(&mut self, reply: Reply) -> Next {
         match reply {
             Reply::Started => return Next::PostModel,
-            Reply::Ready { backend, note } => self.model = ModelState::Ready { backend, note },
+            Reply::Ready {
+                backend,
+                note,
+                no_brain_extraction,
+            } => {
+                self.model = ModelState::Ready {
+                    backend,
+                    note,
+                    no_brain_extraction,
+                }
+            }
             Reply::Progress { job, done, total } => {
                 if let Some(j) = self.job.as_mut().filter(|j| j.id == job) {
                     j.done = done;
@@ -155,6 +174,7 @@ impl Session {
                 notes,
                 warnings,
                 transforms,
+                brain,
             } => {
                 let Some(finished) = self.job.take_if(|j| j.id == job) else {
                     // A job the page no longer waits for.
@@ -171,6 +191,7 @@ impl Session {
                     backend,
                     notes,
                     warnings,
+                    brain,
                     transforms: (*transforms).map(|t| {
                         t.map(|m| {
                             Affine(std::array::from_fn(|r| {
@@ -278,6 +299,7 @@ mod tests {
         ModelState::Ready {
             backend: backend.into(),
             note: note.map(Into::into),
+            no_brain_extraction: None,
         }
     }
 
@@ -302,6 +324,7 @@ mod tests {
             notes: vec!["T1 (A-t1n.nii.gz): the reference grid".into()],
             warnings: Vec::new(),
             transforms: Box::new([None; 4]),
+            brain: None,
         }
     }
 
@@ -455,10 +478,18 @@ mod tests {
     #[test]
     fn the_model_state_reads_as_the_page_shows_it() {
         assert_eq!(ModelState::Loading.describe(), "loading…");
-        assert_eq!(ready(BACKEND_WEBGPU, None).describe(), "runs on WebGPU");
         assert_eq!(
-            ready(BACKEND_CPU, Some("no adapter")).describe(),
-            "runs on CPU (wasm) (no adapter)"
+            ready(BACKEND_WEBGPU, None).describe(),
+            "runs on WebGPU; brain extraction ready"
+        );
+        let without = ModelState::Ready {
+            backend: BACKEND_CPU.into(),
+            note: Some("no adapter".into()),
+            no_brain_extraction: Some("no adamm-strip.bpk".into()),
+        };
+        assert_eq!(
+            without.describe(),
+            "runs on CPU (wasm) (no adapter); no brain extraction: no adamm-strip.bpk"
         );
         assert_eq!(ModelState::Failed("bad".into()).key(), "failed");
     }

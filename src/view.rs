@@ -340,9 +340,12 @@ impl Default for Overlay {
 
 /// Colour of the ground truth's outline.
 pub const TRUTH_OUTLINE: [u8; 3] = [0, 220, 255];
+/// Colour of the extracted brain's outline.
+pub const BRAIN_OUTLINE: [u8; 3] = [255, 150, 0];
 
 /// Draws one plane as RGBA pixels: the underlay in `window`, the predicted labels blended in
-/// their colours, and the outline of the ground truth's whole tumour.
+/// their colours, and the outline of each mask of `outlines` (non-background voxels, e.g. the
+/// ground truth's whole tumour or the extracted brain) in its colour, later ones on top.
 pub fn render(
     layout: &Layout,
     plane: Plane,
@@ -350,7 +353,7 @@ pub fn render(
     underlay: &[f32],
     window: IntensityWindow,
     labels: Option<(&[u8], Overlay)>,
-    truth: Option<&[u8]>,
+    outlines: &[(&[u8], [u8; 3])],
 ) -> Vec<u8> {
     let (w, h) = layout.size(plane);
     let voxels = layout.pixel_voxels(plane, cursor);
@@ -372,12 +375,8 @@ pub fn render(
         rgba.extend(px.map(|p| p.round().clamp(0.0, 255.0) as u8));
         rgba.push(255);
     }
-    if let Some(truth) = truth {
-        let inside = |i: usize| {
-            truth
-                .get(voxels[i])
-                .is_some_and(|&l| l != label::BACKGROUND)
-        };
+    for &(mask, colour) in outlines {
+        let inside = |i: usize| mask.get(voxels[i]).is_some_and(|&l| l != label::BACKGROUND);
         for row in 0..h {
             for column in 0..w {
                 let i = row * w + column;
@@ -393,7 +392,7 @@ pub fn render(
                     || !inside(i - w)
                     || !inside(i + w);
                 if edge {
-                    rgba[4 * i..4 * i + 3].copy_from_slice(&TRUTH_OUTLINE);
+                    rgba[4 * i..4 * i + 3].copy_from_slice(&colour);
                 }
             }
         }
@@ -562,7 +561,7 @@ mod tests {
             &underlay,
             window,
             Some((&labels, overlay)),
-            Some(&truth),
+            &[(&truth, TRUTH_OUTLINE)],
         );
         let px = |column: usize, row: usize| {
             let i = 4 * (row * 5 + column);
@@ -573,5 +572,39 @@ mod tests {
         assert_eq!(px(1, 1), TRUTH_OUTLINE, "truth border");
         assert_eq!(px(4, 0), [255, 255, 255], "outside");
         assert!(rgba.chunks(4).all(|p| p[3] == 255));
+        // A second outline (the brain, everywhere but the last column) draws on top where
+        // the two borders meet.
+        let mut brain = vec![1u8; 25];
+        for y in 0..5 {
+            brain[4 + 5 * y] = 0;
+        }
+        let rgba = render(
+            &l,
+            Plane::Axial,
+            [0, 0, 0],
+            &underlay,
+            window,
+            None,
+            &[(&truth, TRUTH_OUTLINE), (&brain, BRAIN_OUTLINE)],
+        );
+        let px = |column: usize, row: usize| {
+            let i = 4 * (row * 5 + column);
+            [rgba[i], rgba[i + 1], rgba[i + 2]]
+        };
+        assert_eq!(
+            px(3, 2),
+            BRAIN_OUTLINE,
+            "the brain's border beside the last column"
+        );
+        assert_eq!(
+            px(1, 1),
+            TRUTH_OUTLINE,
+            "the truth's border inside the brain"
+        );
+        assert_eq!(
+            px(0, 2),
+            BRAIN_OUTLINE,
+            "the brain's border at the image edge"
+        );
     }
 }

@@ -62,16 +62,18 @@ fn files_are_assigned_by_name_and_problems_named() {
     assert_eq!(role(3), Some(Role::Image(Modality::T1)));
 
     assert_eq!(case.problem(0), None);
-    assert_eq!(case.problem(1), None);
-    let grid = case.problem(2).expect("a grid problem");
-    assert!(grid.contains("dims"), "{grid}");
+    // A scan on another grid is used (the worker aligns it); the T1Gd, first of the two
+    // alike grids in modality order, is the reference, and the truth is not on its grid.
+    assert_eq!(case.problem(2), None);
+    let grid = case.problem(1).expect("a grid problem");
+    assert!(grid.contains("finest scan") && grid.contains("dims"), "{grid}");
     assert!(
         case.problem(3).is_some(),
         "a truncated file must have a message"
     );
-    // The T1 file is unreadable and T1Gd is on another grid: only FLAIR can be used.
-    assert_eq!(case.availability().code(), "0001");
-    assert_eq!(case.truth().map(|t| t[0]), Some(3));
+    // The T1 file is unreadable: T1Gd and FLAIR can be used, without the truth.
+    assert_eq!(case.availability().code(), "0101");
+    assert_eq!(case.truth(), None);
 }
 
 /// A blob holding `bytes`, as the page posts a file.
@@ -93,7 +95,12 @@ fn a_job_posts_the_files_the_user_gave_not_copies() {
     );
     let (snapshot, files) = case.snapshot(Availability::FULL).expect("a usable scan");
     assert_eq!(snapshot.availability.code(), "0001");
-    let posted = Request::Segment { job: 1, files }.to_js();
+    let posted = Request::Segment {
+        job: 1,
+        files,
+        strip: true,
+    }
+    .to_js();
     match Request::from_js(&posted) {
         Ok(Request::Segment { files, .. }) => {
             assert!(files[..3].iter().all(Option::is_none));
@@ -110,10 +117,17 @@ fn worker_messages_survive_their_javascript_form() {
         Request::Model {
             file: blob(&[1, 2, 3]),
             backend: BackendChoice::Cpu,
+            stripper: None,
+        },
+        Request::Model {
+            file: blob(&[1, 2, 3]),
+            backend: BackendChoice::Auto,
+            stripper: Some(blob(&[4, 5])),
         },
         Request::Segment {
             job: 7,
             files: [Some(blob(&[9; 5])), None, None, Some(blob(&[]))],
+            strip: false,
         },
     ];
     for r in requests {
@@ -128,12 +142,13 @@ fn worker_messages_survive_their_javascript_form() {
         notes: Vec::new(),
         warnings: Vec::new(),
         transforms: Box::new([None; 4]),
+        brain: Some(vec![1; 10]),
     }
     .to_js();
     assert_eq!(
         Reply::transfer(&done).length(),
-        1,
-        "the label map's buffer is transferred"
+        2,
+        "the label map's and the brain mask's buffers are transferred"
     );
     assert_eq!(Reply::transfer(&Reply::Started.to_js()).length(), 0);
     let replies = [
@@ -141,10 +156,12 @@ fn worker_messages_survive_their_javascript_form() {
         Reply::Ready {
             backend: "WebGPU".into(),
             note: None,
+            no_brain_extraction: None,
         },
         Reply::Ready {
             backend: "CPU (wasm)".into(),
             note: Some("no adapter".into()),
+            no_brain_extraction: Some("the page has no brain-extraction model".into()),
         },
         Reply::Progress {
             job: 1,
@@ -158,6 +175,7 @@ fn worker_messages_survive_their_javascript_form() {
             seconds: 1.5,
             notes: vec!["T1Gd (a.nii): the reference grid".into()],
             warnings: vec!["the field of view cuts the brain".into()],
+            brain: None,
             transforms: Box::new([
                 Some(std::array::from_fn(|i| i as f64 * 0.5)),
                 None,

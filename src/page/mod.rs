@@ -41,6 +41,8 @@ pub struct State {
     pub kept: RwSignal<Option<Rc<Outcome>>, LocalStorage>,
     /// The scans the user switched off (in `Modality::ALL` order).
     pub switched_off: RwSignal<[bool; 4]>,
+    /// Extract the brain when the scans are not skull-stripped.
+    pub strip: RwSignal<bool>,
     /// The worker and the model it is given.
     pub worker: worker::Worker,
     /// What the views show.
@@ -66,6 +68,8 @@ pub struct View {
     pub labels: RwSignal<Option<Rc<Vec<u8>>>, LocalStorage>,
     /// The ground truth on the underlay's canonical grid.
     pub truth: RwSignal<Option<Rc<Vec<u8>>>, LocalStorage>,
+    /// The extracted brain's mask on the underlay's canonical grid.
+    pub brain: RwSignal<Option<Rc<Vec<u8>>>, LocalStorage>,
 }
 
 impl State {
@@ -78,6 +82,7 @@ impl State {
             outcome: RwSignal::new_local(None),
             kept: RwSignal::new_local(None),
             switched_off: RwSignal::new([false; 4]),
+            strip: RwSignal::new(true),
             worker: worker::Worker::new(),
             view: View {
                 cursor: RwSignal::new([0; 3]),
@@ -88,6 +93,7 @@ impl State {
                 underlay: RwSignal::new_local(None),
                 labels: RwSignal::new_local(None),
                 truth: RwSignal::new_local(None),
+                brain: RwSignal::new_local(None),
             },
         }
     }

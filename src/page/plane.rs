@@ -5,6 +5,7 @@
 use adamm_app::intensity::IntensityWindow;
 use adamm_app::view::{
     drags_window, draw_crosshair, key_step, pixel_under, render, wheel_step, Plane, ScreenRect,
+    BRAIN_OUTLINE, TRUTH_OUTLINE,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -33,7 +34,15 @@ fn draw(state: super::State, plane: Plane, canvas: &web_sys::HtmlCanvasElement) 
     let window = view.intensity.get().unwrap_or(u.auto);
     let labels = view.labels.get();
     let truth = view.truth.get();
+    let brain = view.brain.get();
     let overlay = view.overlay.get();
+    let mut outlines = Vec::new();
+    if let Some(b) = brain.as_deref() {
+        outlines.push((b.as_slice(), BRAIN_OUTLINE));
+    }
+    if let Some(t) = truth.as_deref() {
+        outlines.push((t.as_slice(), TRUTH_OUTLINE));
+    }
     let mut rgba = render(
         &layout,
         plane,
@@ -41,7 +50,7 @@ fn draw(state: super::State, plane: Plane, canvas: &web_sys::HtmlCanvasElement) 
         &u.data,
         window,
         labels.as_deref().map(|l| (l.as_slice(), overlay)),
-        truth.as_deref().map(Vec::as_slice),
+        &outlines,
     );
     draw_crosshair(&layout, plane, cursor, &mut rgba);
     let (w, h) = layout.size(plane);

@@ -79,6 +79,14 @@ fn derive(state: State) {
             })
         });
         view.labels.set(labels.map(Rc::new));
+        let brain = state.outcome.with(|o| {
+            let o = o.as_ref()?;
+            view.underlay.with(|u| {
+                let u = u.as_ref().filter(|u| o.is_on_grid_of(&u.grid))?;
+                u.canonical(o.prediction.brain.as_deref()?)
+            })
+        });
+        view.brain.set(brain.map(Rc::new));
     });
     // The ground truth file, when it is usable.
     let truth_file = Memo::new(move |_| {

@@ -21,7 +21,12 @@ fn segment(state: State, wanted: Availability) {
         return;
     };
     let id = state.worker.next_job();
-    match state.worker.post(&Request::Segment { job: id, files }) {
+    let strip = state.strip.get_untracked();
+    match state.worker.post(&Request::Segment {
+        job: id,
+        files,
+        strip,
+    }) {
         Ok(()) => state.session.update(|s| {
             s.notice = None;
             s.job = Some(Job::new(id, snapshot, now_ms()));
@@ -92,6 +97,17 @@ pub fn RunSection() -> impl IntoView {
                         }
                     })
                     .collect_view()}
+            </p>
+            <p class="strip">
+                <label>
+                    <input
+                        type="checkbox"
+                        id="strip"
+                        prop:checked=move || state.strip.get()
+                        on:change=move |ev| state.strip.set(event_target_checked(&ev))
+                    />
+                    "Extract the brain when the scans are not skull-stripped"
+                </label>
             </p>
             <button
                 id="segment"

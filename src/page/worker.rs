@@ -14,6 +14,8 @@ use super::{js_text, State};
 
 /// The model that ships with the app (same origin).
 pub const MODEL_URL: &str = "public/models/adamm-light.bpk";
+/// The brain-extraction network that ships with the app (same origin), when there is one.
+pub const STRIPPER_URL: &str = "public/models/adamm-strip.bpk";
 /// What the shipped model is called on the page.
 pub const SHIPPED_MODEL: &str = "adamm-light (shipped)";
 
@@ -51,6 +53,8 @@ pub struct Worker {
     /// The model file (the shipped one fetched once, or one the user gave), posted as it
     /// is: the page never reads it.
     model: StoredValue<Option<Blob>, LocalStorage>,
+    /// The brain-extraction network's file, when the app ships one (posted with the model).
+    stripper: StoredValue<Option<Blob>, LocalStorage>,
     /// The model's name as shown.
     pub model_name: RwSignal<String>,
     next_job: StoredValue<u32>,
@@ -62,6 +66,7 @@ impl Worker {
         Worker {
             handle: StoredValue::new_local(None),
             model: StoredValue::new_local(None),
+            stripper: StoredValue::new_local(None),
             model_name: RwSignal::new(SHIPPED_MODEL.to_owned()),
             next_job: StoredValue::new(1),
         }
@@ -126,10 +131,14 @@ pub fn start(state: State, choice: BackendChoice) {
     }));
 }
 
-/// Fetches the shipped model once and starts the worker with it (unless the user gave a
-/// model meanwhile).
+/// Fetches the shipped brain-extraction network (when the app has one) and the shipped model
+/// once, and starts the worker with them (unless the user gave a model meanwhile).
 pub fn load_shipped_model(state: State) {
     spawn_local(async move {
+        // Without the file the page segments scans as they come (the worker says so).
+        if let Ok(stripper) = super::files::fetch_blob(STRIPPER_URL).await {
+            state.worker.stripper.set_value(Some(stripper));
+        }
         match super::files::fetch_blob(MODEL_URL).await {
             Ok(file) if state.worker.model.with_value(Option::is_none) => {
                 use_model(state, file, SHIPPED_MODEL.to_owned())
@@ -162,7 +171,12 @@ fn post_model(state: State) {
         return;
     };
     let backend = state.session.with_untracked(|s| s.choice);
-    if let Err(e) = state.worker.post(&Request::Model { file, backend }) {
+    let stripper = state.worker.stripper.get_value();
+    if let Err(e) = state.worker.post(&Request::Model {
+        file,
+        backend,
+        stripper,
+    }) {
         state.session.update(|s| {
             s.model = ModelState::Failed(format!("The model could not be sent to the worker: {e}"))
         });

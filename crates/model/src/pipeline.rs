@@ -447,16 +447,28 @@ impl Pipeline {
         &self.segmenter
     }
 
-    /// Steps 3 of the module docs: the case ready for the network.
+    /// Steps 3 of the module docs: the case ready for the network, with this pipeline's
+    /// brain extraction and [`Stripping`].
     pub fn prepare(&self, scans: &Scans) -> Result<PreparedCase, PipelineError> {
+        self.prepare_with(scans, self.extractor.as_ref(), self.stripping)
+    }
+
+    /// [`Pipeline::prepare`] with the brain-extraction network and the rule given here (the
+    /// browser worker loads the two networks apart and lets the user switch stripping off).
+    pub fn prepare_with(
+        &self,
+        scans: &Scans,
+        extractor: Option<&BrainExtractor>,
+        stripping: Stripping,
+    ) -> Result<PreparedCase, PipelineError> {
         let volumes = scans.volumes();
         let head = !scans.skull_stripped();
-        let wanted = match self.stripping {
+        let wanted = match stripping {
             Stripping::Auto => head,
             Stripping::Always => true,
             Stripping::Never => false,
         };
-        let (mask, strip) = match (&self.extractor, wanted) {
+        let (mask, strip) = match (extractor, wanted) {
             (Some(x), true) => {
                 let reference =
                     volumes[scans.alignment().reference].ok_or(PipelineError::NoScan)?;
@@ -560,6 +572,21 @@ impl PreparedCase {
         let s = self.case.spacing_mm;
         let voxels = self.case.brain.iter().filter(|&&b| b).count();
         voxels as f64 * s[0] * s[1] * s[2] / 1000.0
+    }
+
+    /// The brain mask the case was segmented in (1 = brain), on the reference scan's grid
+    /// (nearest voxel of the working grid): the outline the page draws.
+    pub fn brain_on_reference(&self) -> Result<Vec<u8>, PipelineError> {
+        let brain: Vec<u8> = self.case.brain.iter().map(|&b| u8::from(b)).collect();
+        let working = self
+            .case
+            .labels_to_native(&brain)
+            .map_err(PipelineError::Prepare)?;
+        match &self.to_reference {
+            None => Ok(working),
+            Some(reference) => labels_onto(&working, &self.working, reference, &Affine::IDENTITY)
+                .map_err(PipelineError::Prepare),
+        }
     }
 
     /// The working grid (where the network ran; labels on it: [`CaseLabels::working`]).

@@ -28,10 +28,10 @@ mod worker {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use crate::segment::{load_pipeline, segment_files};
+    use crate::segment::{load_pipeline, load_stripper, segment_files};
     use adamm_app::protocol::{BackendChoice, Reply, Request, BACKEND_CPU, BACKEND_WEBGPU};
     use adamm_model::burn::tensor::Device;
-    use adamm_model::Pipeline;
+    use adamm_model::{BrainExtractor, Pipeline, Stripping};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
@@ -39,6 +39,8 @@ mod worker {
     thread_local! {
         /// The loaded model's pipeline, built once per model file.
         static MODEL: RefCell<Option<Rc<Pipeline>>> = const { RefCell::new(None) };
+        /// The brain-extraction network, when the page gave one that loads.
+        static STRIPPER: RefCell<Option<Rc<BrainExtractor>>> = const { RefCell::new(None) };
     }
 
     fn scope() -> DedicatedWorkerGlobalScope {
@@ -82,17 +84,22 @@ mod worker {
 
     async fn handle(data: JsValue) {
         match Request::from_js(&data) {
-            Ok(Request::Model { file, backend }) => match read(
-                &file,
-                "model file",
-                adamm_model::store::MAX_WEIGHTS_BYTES as u64,
-            )
-            .await
-            {
-                Ok(bytes) => load(bytes, backend).await,
-                Err(message) => post(&Reply::Failed { job: None, message }),
-            },
-            Ok(Request::Segment { job, files }) => {
+            Ok(Request::Model {
+                file,
+                backend,
+                stripper,
+            }) => {
+                let limit = adamm_model::store::MAX_WEIGHTS_BYTES as u64;
+                let stripper = match stripper {
+                    Some(blob) => Some(read(&blob, "brain-extraction model", limit).await),
+                    None => None,
+                };
+                match read(&file, "model file", limit).await {
+                    Ok(bytes) => load(bytes, backend, stripper).await,
+                    Err(message) => post(&Reply::Failed { job: None, message }),
+                }
+            }
+            Ok(Request::Segment { job, files, strip }) => {
                 let Some(pipeline) = MODEL.with(|m| m.borrow().clone()) else {
                     post(&Reply::Failed {
                         job: Some(job),
@@ -100,8 +107,9 @@ mod worker {
                     });
                     return;
                 };
+                let stripper = STRIPPER.with(|s| s.borrow().clone());
                 let started = js_sys::Date::now();
-                let result = segment(&pipeline, job, files).await;
+                let result = segment(&pipeline, stripper.as_deref(), strip, job, files).await;
                 post(&match result {
                     Ok(result) => Reply::Done {
                         job,
@@ -111,6 +119,7 @@ mod worker {
                         notes: result.notes,
                         warnings: result.warnings,
                         transforms: Box::new(result.transforms),
+                        brain: result.brain,
                     },
                     Err(message) => Reply::Failed {
                         job: Some(job),
@@ -127,6 +136,8 @@ mod worker {
     /// Reads the posted files and runs the pipeline on them, posting progress.
     async fn segment(
         pipeline: &Pipeline,
+        stripper: Option<&BrainExtractor>,
+        strip: bool,
         job: u32,
         files: [Option<Blob>; 4],
     ) -> Result<crate::segment::Segmented, String> {
@@ -136,7 +147,13 @@ mod worker {
                 *slot = Some(read(file, "scan", adamm_volume::nifti_io::MAX_FILE_BYTES).await?);
             }
         }
-        segment_files(pipeline, bytes.each_ref().map(Option::as_deref), |p| {
+        let stripping = if strip {
+            Stripping::Auto
+        } else {
+            Stripping::Never
+        };
+        let files = bytes.each_ref().map(Option::as_deref);
+        segment_files(pipeline, stripper, stripping, files, |p| {
             post(&Reply::Progress {
                 job,
                 done: p.done as u32,
@@ -160,7 +177,11 @@ mod worker {
             .map_err(|e| format!("WebGPU could not start: {e}"))
     }
 
-    async fn load(bytes: Vec<u8>, backend: BackendChoice) {
+    async fn load(
+        bytes: Vec<u8>,
+        backend: BackendChoice,
+        stripper: Option<Result<Vec<u8>, String>>,
+    ) {
         let (device, name, note) = match backend {
             BackendChoice::Cpu => (Device::flex(), BACKEND_CPU, None),
             BackendChoice::Auto => match webgpu().await {
@@ -171,9 +192,17 @@ mod worker {
         match load_pipeline(&bytes, &device) {
             Ok(pipeline) => {
                 MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(pipeline)));
+                let extractor = match stripper {
+                    None => Err("the page has no brain-extraction model".to_owned()),
+                    Some(Err(why)) => Err(why),
+                    Some(Ok(bytes)) => load_stripper(&bytes, &device).map_err(|e| e.to_string()),
+                };
+                let no_brain_extraction = extractor.as_ref().err().cloned();
+                STRIPPER.with(|s| *s.borrow_mut() = extractor.ok().map(Rc::new));
                 post(&Reply::Ready {
                     backend: name.into(),
                     note,
+                    no_brain_extraction,
                 });
             }
             Err(e) => post(&Reply::Failed {

@@ -4,7 +4,8 @@
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{
-    input_warnings, CaseLabels, LoadedStudent, ModelError, Pipeline, PipelineError, Progress, Scans,
+    input_warnings, BrainExtractor, CaseLabels, LoadedStudent, ModelError, Pipeline, PipelineError,
+    Progress, Scans, StripNet, StripOutcome, Stripping,
 };
 
 /// The pipeline of the student in a weights file's bytes, with the sliding window the file
@@ -12,6 +13,13 @@ use adamm_model::{
 /// they are.
 pub fn load_pipeline(bytes: &[u8], device: &Device) -> Result<Pipeline, ModelError> {
     LoadedStudent::from_bytes(bytes, device).and_then(|model| Pipeline::for_student(model, device))
+}
+
+/// The brain-extraction network in a weights file's bytes (kind `stripper`, its grid
+/// recorded); a tumour model or another file is refused with what it is.
+pub fn load_stripper(bytes: &[u8], device: &Device) -> Result<BrainExtractor, ModelError> {
+    let (net, grid) = StripNet::from_bytes_any(bytes, device)?;
+    Ok(BrainExtractor { net, grid })
 }
 
 /// A segmented case: the labels and what the pipeline says about them.
@@ -24,18 +32,23 @@ pub struct Segmented {
     pub warnings: Vec<String>,
     /// Each scan's registration to the reference (row-major 4 × 4), where one was made.
     pub transforms: [Option<[f64; 16]>; 4],
+    /// The brain mask on the reference grid (1 = brain), when the brain was extracted.
+    pub brain: Option<Vec<u8>>,
 }
 
 /// Segments a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset, on any
-/// grids): the label map (internal labels) on the reference scan's grid, with the presence
-/// scores, notes, warnings and registrations.
+/// grids), extracting the brain first as `stripping` says when `extractor` is given: the
+/// label map (internal labels) on the reference scan's grid, with the presence scores, notes,
+/// warnings, registrations and the brain mask.
 pub async fn segment_files(
     pipeline: &Pipeline,
+    extractor: Option<&BrainExtractor>,
+    stripping: Stripping,
     files: [Option<&[u8]>; 4],
     progress: impl FnMut(Progress),
 ) -> Result<Segmented, PipelineError> {
     let scans = Scans::read_bytes(files)?;
-    let case = pipeline.prepare(&scans)?;
+    let case = pipeline.prepare_with(&scans, extractor, stripping)?;
     let labels = pipeline
         .job(&case, case.availability())?
         .run_async(progress)
@@ -53,10 +66,15 @@ pub async fn segment_files(
     let transforms = scans
         .transforms()
         .map(|t| t.map(|a| std::array::from_fn(|i| a.0[i / 4][i % 4])));
+    let brain = match case.strip {
+        StripOutcome::Extracted => Some(case.brain_on_reference()?),
+        _ => None,
+    };
     Ok(Segmented {
         labels,
         notes,
         warnings,
         transforms,
+        brain,
     })
 }
