@@ -66,7 +66,10 @@ fn files_are_assigned_by_name_and_problems_named() {
     // alike grids in modality order, is the reference, and the truth is not on its grid.
     assert_eq!(case.problem(2), None);
     let grid = case.problem(1).expect("a grid problem");
-    assert!(grid.contains("finest scan") && grid.contains("dims"), "{grid}");
+    assert!(
+        grid.contains("finest scan") && grid.contains("dims"),
+        "{grid}"
+    );
     assert!(
         case.problem(3).is_some(),
         "a truncated file must have a message"

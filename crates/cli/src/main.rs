@@ -9,6 +9,7 @@ mod cases;
 mod compare;
 mod device;
 mod eval;
+mod eval_strip;
 mod export;
 mod inspect;
 mod metrics;
@@ -57,6 +58,9 @@ enum Command {
     Export(export::Args),
     /// Brain extraction: the skull-stripped image and the brain mask on the input's own grid.
     Strip(strip::Args),
+    /// Dice of a brain-extraction network on held-out and training synthetic heads (T1, T2,
+    /// FLAIR) and on real head / brain pairs.
+    EvalStrip(eval_strip::Args),
     /// Train the brain-extraction network on synthetic heads of random contrast, or resume.
     TrainStrip(train_strip::Args),
 }
@@ -80,6 +84,7 @@ fn main() {
         Command::Segment(args) => segment::run(args),
         Command::Export(args) => export::run(args),
         Command::Strip(args) => strip::run(args),
+        Command::EvalStrip(args) => eval_strip::run(args),
         Command::TrainStrip(args) => train_strip::run(args),
     };
     if let Err(e) = result {

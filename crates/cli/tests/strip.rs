@@ -185,3 +185,41 @@ fn strip_writes_image_and_mask_on_the_input_grid() {
         assert!(m == 0.0 || m == 1.0);
     }
 }
+
+#[test]
+fn eval_strip_scores_held_out_heads_per_contrast_and_real_pairs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = tiny_model(dir.path());
+    let head = scan(dir.path());
+    let table_path = dir.path().join("strip.md");
+    let out = adamm(&[
+        "eval-strip",
+        "--model",
+        &model,
+        "--heads",
+        "1",
+        "--training-heads",
+        "0",
+        "--pair",
+        &format!("ball={head},{head}"),
+        "--out",
+        &table_path.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    for set in ["mni_icbm152 T1", "mni_icbm152 T2", "mni_icbm152 FLAIR"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {set} | held out | 1 |")))
+            .unwrap_or_else(|| panic!("no row for {set}:\n{table}"));
+        let dice: f64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
+        assert!((0.0..=1.0).contains(&dice), "{row}");
+    }
+    assert!(table.contains("| ball | real pair | 1 |"), "{table}");
+    assert_eq!(std::fs::read_to_string(&table_path).unwrap(), table);
+
+    // A malformed pair is a usage error (clap's, status 2) naming the expected form.
+    let bad = adamm(&["eval-strip", "--model", &model, "--pair", "no-comma"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("NAME=HEAD,BRAIN"));
+}

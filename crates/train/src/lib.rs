@@ -17,6 +17,7 @@ pub mod run;
 pub mod sampler;
 pub mod split;
 pub mod strip;
+pub mod strip_eval;
 pub mod trainer;
 
 pub use config::TrainConfig;
