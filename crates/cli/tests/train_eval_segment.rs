@@ -408,6 +408,63 @@ fn train_resume_eval_segment_export() {
         assert!(pred.data.iter().all(|&v| [0.0, 1.0, 2.0, 3.0].contains(&v)));
     }
 
+    // Scans on two grids: the FLAIR resampled to 2 mm voxels (LAS). The labels come on the
+    // T1's grid (the finer, the reference) and, with --each-grid, on the FLAIR's too.
+    let dir = tmp.path().join("case-two-grids");
+    write_case(&dir, "TWO", 1, &ras());
+    let flair = read_path(&dir.join("TWO-t2f.nii.gz")).expect("flair");
+    let coarse_dims = DIMS.map(|d| d / 2);
+    let mut coarse = las();
+    for r in 0..3 {
+        for c in 0..3 {
+            coarse.0[r][c] *= 2.0;
+        }
+    }
+    let target = adamm_volume::regrid::TargetGrid {
+        dims: coarse_dims,
+        world_from_voxel: coarse,
+    };
+    let voxels = adamm_volume::regrid::resample(
+        &flair,
+        &target,
+        &Affine::IDENTITY,
+        adamm_volume::regrid::Interpolation::Linear,
+        0.0,
+    )
+    .expect("resampled");
+    let coarse_path = dir.join("TWO-coarse-t2f.nii.gz");
+    write_path(
+        &coarse_path,
+        &Header::from_affine(coarse_dims, Datatype::F32, &coarse),
+        &voxels,
+    )
+    .expect("written");
+    let seg = dir.join("pred.nii.gz");
+    let out = ok(adamm(&[
+        "segment",
+        "--t1",
+        &s(&dir.join("TWO-t1n.nii.gz")),
+        "--flair",
+        &s(&coarse_path),
+        "--out",
+        &s(&seg),
+        "--model",
+        &s(&model),
+        "--window",
+        "32",
+        "--each-grid",
+    ]));
+    assert!(out.contains("registered to T1"), "{out}");
+    let t1 = read_path(&dir.join("TWO-t1n.nii.gz")).expect("t1");
+    let pred = read_path(&seg).expect("prediction");
+    assert_eq!(pred.dims(), t1.dims());
+    assert_eq!(pred.world_from_voxel(), t1.world_from_voxel());
+    let on_flair = read_path(&dir.join("pred-t2f.nii.gz")).expect("labels on the FLAIR grid");
+    assert_eq!(on_flair.dims(), coarse_dims);
+    assert_eq!(on_flair.orientation_code(), "LAS");
+    assert!(on_flair.world_from_voxel().max_abs_diff(&coarse) < 1e-4);
+    assert!(read_path(&dir.join("pred-t1n.nii.gz")).is_ok());
+
     // A weights file that is not a student is refused by segment.
     let err = failed(adamm(&[
         "segment",
