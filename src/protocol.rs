@@ -19,10 +19,35 @@ pub const BACKEND_CPU: &str = "CPU (wasm)";
 /// Which backend the worker should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// WebGPU when the browser offers an adapter, else the CPU.
+    /// WebGPU when the browser offers a hardware adapter; the CPU when it offers none or only a
+    /// software fallback (SwiftShader, llvmpipe: slower than the wasm CPU path).
     Auto,
+    /// WebGPU on whatever adapter the browser gives, a software one included.
+    WebGpu,
     /// The wasm CPU backend (flex), always.
     Cpu,
+}
+
+impl BackendChoice {
+    /// The name in messages and form controls: `auto`, `webgpu`, `cpu`.
+    pub fn key(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::WebGpu => "webgpu",
+            BackendChoice::Cpu => "cpu",
+        }
+    }
+
+    /// The choice whose [`BackendChoice::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<BackendChoice> {
+        [
+            BackendChoice::Auto,
+            BackendChoice::WebGpu,
+            BackendChoice::Cpu,
+        ]
+        .into_iter()
+        .find(|c| c.key() == key)
+    }
 }
 
 /// From the page to the worker.
@@ -218,11 +243,7 @@ impl Request {
                     "stripper",
                     stripper.as_ref().map_or(&JsValue::NULL, |b| b.as_ref()),
                 );
-                let b = match backend {
-                    BackendChoice::Auto => "auto",
-                    BackendChoice::Cpu => "cpu",
-                };
-                set(&o, "backend", &b.into());
+                set(&o, "backend", &backend.key().into());
                 o.into()
             }
             Request::Segment { job, files, strip } => {
@@ -244,10 +265,10 @@ impl Request {
         match get_str(v, "type")?.as_str() {
             "model" => Ok(Request::Model {
                 file: get_blob(v, "file")?,
-                backend: match get_str(v, "backend")?.as_str() {
-                    "auto" => BackendChoice::Auto,
-                    "cpu" => BackendChoice::Cpu,
-                    other => return Err(Malformed(format!("unknown backend {other}"))),
+                backend: {
+                    let key = get_str(v, "backend")?;
+                    BackendChoice::from_key(&key)
+                        .ok_or_else(|| Malformed(format!("unknown backend {key}")))?
                 },
                 stripper: {
                     let s = get(v, "stripper")?;

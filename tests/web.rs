@@ -127,6 +127,11 @@ fn worker_messages_survive_their_javascript_form() {
             backend: BackendChoice::Auto,
             stripper: Some(blob(&[4, 5])),
         },
+        Request::Model {
+            file: blob(&[1]),
+            backend: BackendChoice::WebGpu,
+            stripper: None,
+        },
         Request::Segment {
             job: 7,
             files: [Some(blob(&[9; 5])), None, None, Some(blob(&[]))],

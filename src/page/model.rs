@@ -14,10 +14,8 @@ pub fn ModelSection() -> impl IntoView {
     let model = Memo::new(move |_| state.session.with(|s| s.model.clone()));
     let choice = Memo::new(move |_| state.session.with(|s| s.choice));
     let on_backend = move |ev: leptos::ev::Event| {
-        let choice = match event_target_value(&ev).as_str() {
-            "cpu" => BackendChoice::Cpu,
-            _ => BackendChoice::Auto,
-        };
+        let choice =
+            BackendChoice::from_key(&event_target_value(&ev)).unwrap_or(BackendChoice::Auto);
         worker::start(state, choice);
     };
     let on_model_file = move |ev: leptos::ev::Event| {
@@ -50,12 +48,10 @@ pub fn ModelSection() -> impl IntoView {
                 "Run on "
                 <select
                     on:change=on_backend
-                    prop:value=move || match choice.get() {
-                        BackendChoice::Auto => "auto",
-                        BackendChoice::Cpu => "cpu",
-                    }
+                    prop:value=move || choice.get().key()
                 >
-                    <option value="auto">"WebGPU if available"</option>
+                    <option value="auto">"the fastest: WebGPU on a GPU, else the CPU"</option>
+                    <option value="webgpu">"WebGPU, even on a software adapter"</option>
                     <option value="cpu">"CPU"</option>
                 </select>
             </label>

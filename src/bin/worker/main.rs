@@ -177,16 +177,76 @@ mod worker {
             .map_err(|e| format!("WebGPU could not start: {e}"))
     }
 
+    /// Why the browser's WebGPU adapter is a software fallback (SwiftShader, llvmpipe, WARP:
+    /// slower than the wasm CPU path), when it is one; `None` for a hardware adapter or when
+    /// there is none (then [`webgpu`] says why).
+    async fn software_adapter() -> Option<String> {
+        let gpu = js_sys::Reflect::get(&scope().navigator(), &"gpu".into()).ok()?;
+        let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into()).ok()?;
+        let request: js_sys::Function = request.dyn_into().ok()?;
+        let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+        let adapter = JsFuture::from(promise).await.ok()?;
+        if adapter.is_null() || adapter.is_undefined() {
+            return None;
+        }
+        let info = js_sys::Reflect::get(&adapter, &"info".into()).unwrap_or_default();
+        let flag = |o: &JsValue| {
+            js_sys::Reflect::get(o, &"isFallbackAdapter".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        };
+        let text = |key: &str| {
+            js_sys::Reflect::get(&info, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        let described = [text("vendor"), text("architecture"), text("description")]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let lower = described.to_lowercase();
+        let software = [
+            "swiftshader",
+            "llvmpipe",
+            "lavapipe",
+            "software",
+            "microsoft basic",
+        ]
+        .iter()
+        .any(|s| lower.contains(s));
+        (flag(&adapter) || flag(&info) || software).then(|| {
+            if described.is_empty() {
+                "the browser's WebGPU adapter is a software fallback".to_owned()
+            } else {
+                format!("the browser's WebGPU adapter is a software fallback ({described})")
+            }
+        })
+    }
+
     async fn load(
         bytes: Vec<u8>,
         backend: BackendChoice,
         stripper: Option<Result<Vec<u8>, String>>,
     ) {
+        let on_webgpu = |result: Result<Device, String>| match result {
+            Ok(device) => (device, BACKEND_WEBGPU, None),
+            Err(why) => (Device::flex(), BACKEND_CPU, Some(why)),
+        };
         let (device, name, note) = match backend {
             BackendChoice::Cpu => (Device::flex(), BACKEND_CPU, None),
-            BackendChoice::Auto => match webgpu().await {
-                Ok(device) => (device, BACKEND_WEBGPU, None),
-                Err(why) => (Device::flex(), BACKEND_CPU, Some(why)),
+            BackendChoice::WebGpu => on_webgpu(webgpu().await),
+            BackendChoice::Auto => match software_adapter().await {
+                Some(why) => (
+                    Device::flex(),
+                    BACKEND_CPU,
+                    Some(format!(
+                        "{why}, slower than the CPU path: choose WebGPU to use it all the same"
+                    )),
+                ),
+                None => on_webgpu(webgpu().await),
             },
         };
         match load_pipeline(&bytes, &device) {

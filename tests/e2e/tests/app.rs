@@ -690,7 +690,10 @@ async fn walk_through(
     report.push(format!("truncated file: {problem}"));
     clear_files(c).await?;
 
-    // WebGPU on a small case, checked against the CPU backend on the same files.
+    // WebGPU on a small case, checked against the CPU backend on the same files. Auto keeps
+    // off a software adapter (Chromium's SwiftShader here): ask for WebGPU.
+    choose_backend(c, "webgpu").await?;
+    report.push(format!("WebGPU chosen: {}", text(c, ".model-state").await?));
     let small = small_case(work, [64, 64, 48])?;
     upload(c, &small).await?;
     let state = text(c, ".model-state").await?;
@@ -765,7 +768,7 @@ async fn walk_through(
     // The full-size sample on WebGPU, only when asked (software WebGPU takes minutes here):
     // ADAMM_E2E_WEBGPU_SAMPLE=1 cargo test -p adamm-e2e -- --nocapture
     if std::env::var_os("ADAMM_E2E_WEBGPU_SAMPLE").is_some() {
-        choose_backend(c, "auto").await?;
+        choose_backend(c, "webgpu").await?;
         load_sample(c).await?;
         let seconds = segment(c, Duration::from_secs(1800)).await?.worker;
         let got = download(c, downloads).await?;
