@@ -106,9 +106,6 @@ pub enum PipelineError {
         /// Why.
         source: adamm_volume::VolumeError,
     },
-    /// The scans are not on one grid.
-    #[error(transparent)]
-    Grid(#[from] adamm_volume::brats::CaseError),
     /// The scans could not be brought onto one grid.
     #[error(transparent)]
     Align(adamm_volume::VolumeError),
