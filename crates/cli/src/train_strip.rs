@@ -9,9 +9,10 @@ use std::time::Instant;
 use adamm_model::alloc::{release_freed_memory, RELEASE_EVERY_ITERATIONS};
 use adamm_synth::head::HeadAnatomy;
 use adamm_train::strip::{
-    resume_strip, start_strip, StripObserver, StripRunOptions, StripRunPaths, StripStep,
-    StripTrainConfig, StripValidation,
+    resume_strip, start_strip, StripObserver, StripRunOptions, StripStep, StripTrainConfig,
+    StripValidation,
 };
+use adamm_train::RunPaths;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -114,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         first: 0,
         last_val: String::new(),
     };
-    let paths = StripRunPaths::new(&args.run);
+    let paths = RunPaths::new(&args.run);
     let (it, finished) = if args.resume {
         anyhow::ensure!(
             args.seed.is_none(),
@@ -146,12 +147,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if finished { "finished" } else { "stopped" },
         done as f64 / elapsed.max(1e-9)
     )?;
-    if let Ok(best) = std::fs::metadata(paths.best()) {
+    if let Ok(best) = std::fs::metadata(paths.best_strip()) {
         writeln!(
             out,
             "best network: {} ({} bytes; copy it to public/models/adamm-strip.bpk for \
              `adamm strip`)",
-            paths.best().display(),
+            paths.best_strip().display(),
             best.len()
         )?;
     }

@@ -18,7 +18,7 @@
 //! `best-strip.bpk`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use adamm_model::burn::module::Module;
@@ -34,7 +34,7 @@ use adamm_volume::Volume;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::trainer::{dice, mix};
+use crate::trainer::{dice, mix, RunPaths};
 
 /// Every setting of a brain-extraction run (`config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,40 +458,6 @@ impl StripTrainer {
     }
 }
 
-/// The files of a brain-extraction run.
-#[derive(Debug, Clone)]
-pub struct StripRunPaths {
-    /// The run folder.
-    pub root: PathBuf,
-}
-
-impl StripRunPaths {
-    /// A run in `root`.
-    pub fn new(root: impl Into<PathBuf>) -> StripRunPaths {
-        StripRunPaths { root: root.into() }
-    }
-    /// `config.json`.
-    pub fn config(&self) -> PathBuf {
-        self.root.join("config.json")
-    }
-    /// `log.csv`.
-    pub fn log(&self) -> PathBuf {
-        self.root.join("log.csv")
-    }
-    /// `validation.csv`.
-    pub fn validation(&self) -> PathBuf {
-        self.root.join("validation.csv")
-    }
-    /// `checkpoint/`.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.root.join("checkpoint")
-    }
-    /// `best-strip.bpk`: the best network, half precision, for inference.
-    pub fn best(&self) -> PathBuf {
-        self.root.join("best-strip.bpk")
-    }
-}
-
 /// Receives what a run does, to show it.
 pub trait StripObserver {
     /// The loop starts at `iteration` of `total`.
@@ -521,7 +487,7 @@ pub struct StripRunOptions<'a> {
 /// Starts a new run in `paths.root` (refused if it already holds one). Returns the
 /// iterations done and whether the run finished.
 pub fn start_strip(
-    paths: &StripRunPaths,
+    paths: &RunPaths,
     config: StripTrainConfig,
     options: &StripRunOptions,
     observer: &mut dyn StripObserver,
@@ -543,7 +509,7 @@ pub fn start_strip(
 
 /// Resumes the run in `paths.root` from its checkpoint, with `iterations` changed if given.
 pub fn resume_strip(
-    paths: &StripRunPaths,
+    paths: &RunPaths,
     iterations: Option<usize>,
     options: &StripRunOptions,
     observer: &mut dyn StripObserver,
@@ -561,7 +527,7 @@ pub fn resume_strip(
 }
 
 fn drive(
-    paths: &StripRunPaths,
+    paths: &RunPaths,
     mut trainer: StripTrainer,
     options: &StripRunOptions,
     observer: &mut dyn StripObserver,
@@ -601,7 +567,11 @@ fn drive(
                 trainer
                     .net()
                     .valid()
-                    .save(paths.best(), Precision::F16, trainer.config().strip_grid())
+                    .save(
+                        paths.best_strip(),
+                        Precision::F16,
+                        trainer.config().strip_grid(),
+                    )
                     .map_err(model_err)?;
             }
             observer.validated(&v, best);

@@ -622,6 +622,11 @@ impl RunPaths {
     pub fn best_student(&self) -> PathBuf {
         self.root.join("best-student.bpk")
     }
+    /// `best-strip.bpk`: a brain-extraction run's best network (half precision, for
+    /// inference).
+    pub fn best_strip(&self) -> PathBuf {
+        self.root.join("best-strip.bpk")
+    }
     /// `curves.png`: loss and validation curves.
     pub fn curves(&self) -> PathBuf {
         self.root.join("curves.png")

@@ -7,9 +7,10 @@ use adamm_model::burn::tensor::Device;
 use adamm_model::{StripNet, StripNetConfig};
 use adamm_synth::head::HeadAnatomy;
 use adamm_train::strip::{
-    head_anatomy, head_seed, resume_strip, start_strip, QuietStrip, StripRunOptions, StripRunPaths,
+    head_anatomy, head_seed, resume_strip, start_strip, QuietStrip, StripRunOptions,
     StripTrainConfig,
 };
+use adamm_train::RunPaths;
 
 fn tiny() -> StripTrainConfig {
     StripTrainConfig {
@@ -53,7 +54,7 @@ fn two_iteration_run_resumes_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
 
     // Straight through.
-    let straight = StripRunPaths::new(dir.path().join("straight"));
+    let straight = RunPaths::new(dir.path().join("straight"));
     let options = StripRunOptions {
         heads: &heads,
         device: &device,
@@ -66,7 +67,7 @@ fn two_iteration_run_resumes_bit_for_bit() {
     );
 
     // Stopped after one, then resumed.
-    let resumed = StripRunPaths::new(dir.path().join("resumed"));
+    let resumed = RunPaths::new(dir.path().join("resumed"));
     let stopping = StripRunOptions {
         stop_after: Some(1),
         ..options
@@ -90,7 +91,7 @@ fn two_iteration_run_resumes_bit_for_bit() {
 
     // Every parameter bit for bit (the files themselves record the networks' parameter ids,
     // which a resumed run draws anew), and the bookkeeping.
-    let load = |p: &StripRunPaths| {
+    let load = |p: &RunPaths| {
         let bytes = std::fs::read(p.checkpoint().join("strip.bpk")).unwrap();
         StripNet::from_bytes(&tiny().network, &bytes, &device).unwrap()
     };
@@ -123,7 +124,7 @@ fn two_iteration_run_resumes_bit_for_bit() {
         "validation Dice differs"
     );
     // The best network loads for inference with its grid.
-    let (net, grid) = StripNet::load_any(straight.best(), &device).unwrap();
+    let (net, grid) = StripNet::load_any(straight.best_strip(), &device).unwrap();
     assert_eq!(grid, tiny().strip_grid());
     assert_eq!(net.config, tiny().network);
     // The anatomies rotate and seeds differ per iteration.
