@@ -497,3 +497,34 @@ fn the_head_around_the_brain_carries_signal_and_air_is_noise() {
     }
     assert!(bright_enough >= 13, "{bright_enough} of {seeds}");
 }
+
+/// The skull-stripping check (`adamm_volume::skull`) calls every generated head a head, and
+/// the same image with everything outside its brain mask set to 0 skull-stripped: the rule
+/// holds on the data the brain-extraction network learns from, whatever the contrast, pose,
+/// noise and field of view.
+#[test]
+fn generated_heads_are_heads_and_their_brains_are_stripped() {
+    use adamm_volume::skull::check_skull;
+    use adamm_volume::Volume;
+    for (k, name) in TRAINING_HEADS.iter().enumerate() {
+        for i in 0..3u64 {
+            let h = generate_head(
+                head(name),
+                case_seed(31 + k as u64, i),
+                &HeadOptions::default(),
+            );
+            let image = Volume::new(h.image.clone(), h.header()).expect("the head's grid");
+            let c = check_skull(&image);
+            assert!(!c.stripped, "{name} head {i}: {}", c.describe());
+            let brain: Vec<f32> = h
+                .image
+                .iter()
+                .zip(&h.brain_mask)
+                .map(|(&v, &b)| if b { v.max(0.0) } else { 0.0 })
+                .collect();
+            let stripped = Volume::new(brain, h.header()).expect("the head's grid");
+            let c = check_skull(&stripped);
+            assert!(c.stripped, "{name} brain {i}: {}", c.describe());
+        }
+    }
+}
