@@ -5,7 +5,7 @@
 //! the patient's right, y anterior, z superior), so the views are the same whatever the files'
 //! orientation. Rows are listed top to bottom, columns left to right. Pure logic, no DOM.
 
-use adamm_volume::brats::{label, LABEL_COLOURS};
+use adamm_volume::brats::{label, GRID_TOLERANCE_MM, LABEL_COLOURS};
 use adamm_volume::regrid::{resample, Interpolation, TargetGrid};
 use adamm_volume::{Affine, AxisMap, Header, Volume, VolumeError};
 
@@ -206,7 +206,7 @@ impl Underlay {
             && volume
                 .world_from_voxel()
                 .max_abs_diff(&target.world_from_voxel)
-                < 1e-3;
+                < GRID_TOLERANCE_MM;
         if same && scan_world_from_grid_world.max_abs_diff(&Affine::IDENTITY) < 1e-9 {
             return Ok(Underlay::of(volume));
         }

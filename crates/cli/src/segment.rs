@@ -8,7 +8,8 @@ use adamm_model::{
     input_warnings, BrainExtractor, LoadedStudent, Pipeline, Scans, StripNet, Stripping,
 };
 use adamm_volume::brats::{
-    check_same_grid, discover_cases, CaseFiles, LabelConvention, LabelVolumes, Modality, Naming,
+    check_same_grid, discover_cases, nifti_stem, CaseFiles, LabelConvention, LabelVolumes,
+    Modality, Naming,
 };
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_path;
@@ -157,13 +158,8 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (stem, ext) = match name.strip_suffix(".nii.gz") {
-        Some(stem) => (stem.to_owned(), ".nii.gz"),
-        None => match name.strip_suffix(".nii") {
-            Some(stem) => (stem.to_owned(), ".nii"),
-            None => (name.clone(), ""),
-        },
-    };
+    let stem = nifti_stem(&name).unwrap_or(&name);
+    let ext = &name[stem.len()..];
     path.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 

@@ -18,6 +18,7 @@
 //! field of view). A scan on the reference grid is not registered: it shares the reference's
 //! voxels, as BraTS data and the series of one acquisition do.
 
+use crate::brats::GRID_TOLERANCE_MM;
 use crate::geometry::Affine;
 use crate::nifti_io::{Datatype, Header};
 use crate::register::{register_rigid, Registration, RegistrationOptions};
@@ -29,9 +30,6 @@ pub const ISOTROPIC_TOLERANCE: f64 = 0.1;
 
 /// Spacing of the working grid when the reference grid is not 1 mm isotropic, mm.
 pub const WORKING_SPACING_MM: f64 = 1.0;
-
-/// Affines that differ by less than this (mm, over the matrix entries) are one grid.
-const SAME_GRID_MM: f64 = 1e-3;
 
 /// Index of the reference scan among `scans` (see the module docs); `None` if none is
 /// present.
@@ -179,7 +177,8 @@ impl AlignedScans {
 }
 
 fn same_grid(a: &Header, b: &TargetGrid) -> Result<bool> {
-    Ok(a.dims == b.dims && a.world_from_voxel()?.max_abs_diff(&b.world_from_voxel) < SAME_GRID_MM)
+    Ok(a.dims == b.dims
+        && a.world_from_voxel()?.max_abs_diff(&b.world_from_voxel) < GRID_TOLERANCE_MM)
 }
 
 /// Brings the present `scans` (in [`crate::brats::Modality::ALL`] order, `names` for
@@ -221,7 +220,7 @@ pub fn align_scans(
                     && scan
                         .world_from_voxel()
                         .max_abs_diff(&fixed.world_from_voxel())
-                        < SAME_GRID_MM);
+                        < GRID_TOLERANCE_MM);
             let (transform, alignment) = if on_reference {
                 (Affine::IDENTITY, ScanAlignment::OnReferenceGrid)
             } else {
