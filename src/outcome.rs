@@ -126,6 +126,24 @@ impl Outcome {
         download_name(&self.grid_name, self.availability)
     }
 
+    /// The extracted brain's mask (uint8, 1 = brain) as a `.nii.gz` file in the grid and
+    /// header of the input, when the brain was extracted.
+    pub fn brain_nifti(&self) -> Option<Result<Vec<u8>, OutcomeError>> {
+        let brain = self.prediction.brain.as_deref()?;
+        if brain.len() != self.grid.voxel_count() {
+            return Some(Err(OutcomeError::LabelCount {
+                got: brain.len(),
+                expected: self.grid.voxel_count(),
+            }));
+        }
+        Some(write_bytes(&self.grid, brain, true).map_err(OutcomeError::Write))
+    }
+
+    /// The brain mask download's file name: the case's name and `brain`.
+    pub fn brain_file_name(&self) -> String {
+        format!("{}-brain.nii.gz", case_stem(&self.grid_name))
+    }
+
     /// Whether the labels lie on the grid of `header` (so they can be drawn over its scan).
     pub fn is_on_grid_of(&self, header: &Header) -> bool {
         check_same_grid(("result", &self.grid), ("scan", header)).is_ok()
@@ -135,11 +153,15 @@ impl Outcome {
 /// `BraTS-GLI-00001-000-t1c.nii.gz` → `BraTS-GLI-00001-000-seg-T1Gd+FLAIR.nii.gz`: the case's
 /// name, `seg`, and the modalities used.
 pub fn download_name(input: &str, availability: Availability) -> String {
-    let stem = adamm_volume::brats::classify_file_name(input)
+    format!("{}-seg-{}.nii.gz", case_stem(input), availability.name())
+}
+
+/// The case's name in a scan's file name: its BraTS case id, or the name without extension.
+fn case_stem(input: &str) -> &str {
+    adamm_volume::brats::classify_file_name(input)
         .map(|(id, ..)| id)
         .or_else(|| adamm_volume::brats::nifti_stem(input))
-        .unwrap_or(input);
-    format!("{stem}-seg-{}.nii.gz", availability.name())
+        .unwrap_or(input)
 }
 
 #[cfg(test)]
@@ -221,6 +243,41 @@ mod tests {
             "{wrong:?}"
         );
         assert!(wrong.to_string().contains("5 labels"), "{wrong}");
+        assert!(outcome.brain_nifti().is_none(), "no brain was extracted");
+    }
+
+    #[test]
+    fn the_brain_mask_downloads_on_the_input_grid() {
+        let dims = [3, 2, 2];
+        let mut affine = Affine::from_spacing([0.8, 0.8, 6.5]);
+        affine.0[2][3] = -40.0;
+        let header = Header::from_affine(dims, Datatype::I16, &affine);
+        let snapshot = Snapshot {
+            availability: Availability::parse("0100").unwrap(),
+            grid: header.clone(),
+            grid_name: "head_t1c.nii.gz".into(),
+            truth: None,
+        };
+        let brain = vec![0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0];
+        let mut p = prediction(vec![0; 12]);
+        p.brain = Some(brain.clone());
+        let outcome = Outcome::new(3, snapshot.clone(), p.clone()).unwrap();
+        let back = read_bytes(&outcome.brain_nifti().unwrap().unwrap()).unwrap();
+        assert_eq!(back.dims(), dims);
+        assert!(back.world_from_voxel().max_abs_diff(&affine) < 1e-6);
+        let values: Vec<u8> = back.data.iter().map(|&v| v as u8).collect();
+        assert_eq!(values, brain);
+        assert_eq!(outcome.brain_file_name(), "head_t1c-brain.nii.gz");
+
+        p.brain = Some(vec![1; 5]);
+        let short = Outcome::new(4, snapshot, p).unwrap();
+        assert!(matches!(
+            short.brain_nifti(),
+            Some(Err(OutcomeError::LabelCount {
+                got: 5,
+                expected: 12
+            }))
+        ));
     }
 
     #[test]

@@ -144,6 +144,22 @@ fn download_result(state: State, legacy_labels: bool) {
     }
 }
 
+/// Offers the extracted brain's mask of the result shown as a `.nii.gz` file.
+fn download_brain(state: State) {
+    let Some(o) = state.outcome.get_untracked() else {
+        return;
+    };
+    match o.brain_nifti() {
+        Some(Ok(bytes)) => {
+            if let Err(e) = download::save(&bytes, &o.brain_file_name(), "application/gzip") {
+                state.tell(format!("The download failed: {e}"));
+            }
+        }
+        Some(Err(e)) => state.tell(format!("The brain mask could not be saved: {e}")),
+        None => state.tell("No brain was extracted for this result.".to_owned()),
+    }
+}
+
 /// The views' controls: underlay, convention, opacity, labels shown.
 fn controls(state: State) -> impl IntoView {
     let view = state.view;
@@ -228,6 +244,13 @@ fn actions(state: State) -> impl IntoView {
                 />
                 "BraTS 2021 labels (ET = 4)"
             </label>
+            <Show when=move || {
+                state.outcome.with(|o| o.as_ref().is_some_and(|o| o.prediction.brain.is_some()))
+            }>
+                <button id="download-brain" on:click=move |_| download_brain(state)>
+                    "Download brain mask (.nii.gz)"
+                </button>
+            </Show>
             <button on:click=move |_| state.kept.set(state.outcome.get_untracked())>
                 "Keep for comparison"
             </button>

@@ -83,6 +83,10 @@ pub struct Args {
     /// registration), as OUT with the BraTS 2023 modality suffix before the extension (`seg-t2w.nii.gz`).
     #[arg(long)]
     each_grid: bool,
+    /// Also write the brain mask the case was segmented in (uint8, 1 = brain; the reference
+    /// scan's grid and header): the extracted brain, or the non-zero voxels of a stripped scan.
+    #[arg(long)]
+    brain: Option<PathBuf>,
     /// Device: cpu, wgpu[:N], cuda[:N].
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -194,7 +198,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         StripArg::Never => Stripping::Never,
     });
     let files = case_files(&args)?;
+    let reading = std::time::Instant::now();
     let scans = Scans::read_paths(files.each_ref().map(Option::as_deref))?;
+    let read_s = reading.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     for line in scans.describe() {
         writeln!(out, "{line}")?;
@@ -211,12 +217,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let case = pipeline.prepare(&scans)?;
+    let prepare_s = started.elapsed().as_secs_f64();
     writeln!(
         out,
         "brain: {} ({:.0} mL segmented)",
         case.strip.describe(),
         case.brain_ml()
     )?;
+    if let Some(path) = &args.brain {
+        write_path(path, scans.header(), &case.brain_on_reference()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "brain mask → {}", path.display())?;
+    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("segmenting {bar:30} {pos}/{len} windows [{elapsed}]")
@@ -227,6 +239,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
+    writeln!(
+        out,
+        "timings: reading and registering the scans {read_s:.1} s, brain extraction and \
+         normalisation {prepare_s:.1} s, the network {:.1} s",
+        started.elapsed().as_secs_f64() - prepare_s
+    )?;
     let convention = match args.labels {
         LabelsArg::Brats2023 => LabelConvention::Brats2023,
         LabelsArg::Brats2021 => LabelConvention::Brats2021,

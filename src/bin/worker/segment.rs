@@ -47,17 +47,28 @@ pub async fn segment_files(
     files: [Option<&[u8]>; 4],
     progress: impl FnMut(Progress),
 ) -> Result<Segmented, PipelineError> {
+    let started = js_sys::Date::now();
     let scans = Scans::read_bytes(files)?;
+    let read = js_sys::Date::now();
     let case = pipeline.prepare_with(&scans, extractor, stripping)?;
+    let prepared = js_sys::Date::now();
     let labels = pipeline
         .job(&case, case.availability())?
         .run_async(progress)
         .await?;
+    let done = js_sys::Date::now();
     let mut notes = scans.describe();
     notes.push(format!(
         "brain: {} ({:.0} mL segmented)",
         case.strip.describe(),
         case.brain_ml()
+    ));
+    notes.push(format!(
+        "timings: reading and registering the scans {:.1} s, brain extraction and \
+         normalisation {:.1} s, the network {:.1} s",
+        (read - started) / 1000.0,
+        (prepared - read) / 1000.0,
+        (done - prepared) / 1000.0
     ));
     let warnings = input_warnings(&scans, &case, &labels)
         .iter()

@@ -6,7 +6,8 @@
 //! on the same files and carry the input's grid. WebGPU (Chromium's software adapter here) runs
 //! a small case and must agree with the CPU backend. A case whose FLAIR is on another grid
 //! (3 mm slices, moved) must be registered and segmented as natively. A corrupt file must get
-//! its message.
+//! its message. A whole-head scan as the scanner wrote it (real, 2-D, 6.5 mm slices) must have
+//! its brain extracted, outlined over the scan and the labels kept inside it, as natively.
 //! Every request the browser makes must go to the page's own origin. Screenshots and the
 //! timings are written to `target/e2e/`.
 
@@ -19,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adamm_model::burn::tensor::Device;
-use adamm_model::{LoadedStudent, Pipeline, Scans};
+use adamm_model::{BrainExtractor, LoadedStudent, Pipeline, Scans, StripNet};
 use adamm_volume::brats::{LabelConvention, Region};
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_bytes;
@@ -422,6 +423,38 @@ fn native_labels_of(files: [Option<&Path>; 4]) -> Result<Vec<u8>> {
     Ok(pipeline.segment(&scans, |_| {})?.labels)
 }
 
+/// The native pipeline with the shipped brain-extraction network on a whole-head scan
+/// (given as T1Gd): the labels and the brain mask on the scan's grid.
+fn native_stripped(t1c: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let device = Device::flex();
+    let model = LoadedStudent::load(&root().join("public/models/adamm-light.bpk"), &device)?;
+    let (net, grid) = StripNet::load_any(root().join("public/models/adamm-strip.bpk"), &device)?;
+    let pipeline =
+        Pipeline::for_student(model, &device)?.with_brain_extraction(BrainExtractor { net, grid });
+    let scans = Scans::read_paths([None, Some(t1c), None, None])?;
+    let case = pipeline.prepare(&scans)?;
+    let labels = pipeline.job(&case, case.availability())?.run(|_| {})?;
+    Ok((labels.labels, case.brain_on_reference()?))
+}
+
+/// Pixels of `rgb` in the axial view's canvas.
+async fn pixels_of_colour(c: &Client, rgb: [u8; 3]) -> Result<u64> {
+    let n = c
+        .execute(
+            "const [r, g, b] = arguments[0]; \
+             const canvas = document.querySelector('.plane canvas'); \
+             const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data; \
+             let n = 0; \
+             for (let i = 0; i < d.length; i += 4) { \
+               if (d[i] === r && d[i + 1] === g && d[i + 2] === b) n++; \
+             } \
+             return n;",
+            vec![json!(rgb)],
+        )
+        .await?;
+    n.as_u64().context("the pixel count is not a number")
+}
+
 /// `scan` re-acquired as a 2-D series of 3 mm slices after the head moved (3° about z and a
 /// few mm): another grid and a motion for the worker to register.
 fn reacquired(scan: &Path, dir: &Path) -> Result<PathBuf> {
@@ -761,6 +794,105 @@ async fn walk_through(
         ensure!(
             *value >= 0.99,
             "browser and native disagree on {region} for the two-grid case: Dice {value}"
+        );
+    }
+    clear_files(c).await?;
+
+    // A whole head as the scanner wrote it: a real post-contrast T1, 2-D axial, 6.5 mm slices.
+    // The page finds it is not skull-stripped, extracts the brain, outlines it over the scan
+    // and keeps the labels inside it; labels and brain mask download on the scan's own grid.
+    let head = root().join("data/real/pyradiomics_brain1_t1c.nii.gz");
+    choose_backend(c, "cpu").await?;
+    ensure!(
+        text(c, ".model-state")
+            .await?
+            .contains("brain extraction ready"),
+        "the page has no brain extraction: {}",
+        text(c, ".model-state").await?
+    );
+    upload(c, std::slice::from_ref(&head)).await?;
+    ensure!(
+        c.find(Locator::Css("#strip"))
+            .await?
+            .prop("checked")
+            .await?
+            .as_deref()
+            == Some("true"),
+        "brain extraction is not on by default"
+    );
+    // The brain outline's colour (`adamm_app::view::BRAIN_OUTLINE`).
+    const BRAIN_OUTLINE: [u8; 3] = [255, 150, 0];
+    let outline_before = pixels_of_colour(c, BRAIN_OUTLINE).await?;
+    let timing = segment(c, Duration::from_secs(300)).await?;
+    let notes = c
+        .execute(
+            "return Array.from(document.querySelectorAll('.report.current .notes li'))\
+             .map(li => li.textContent).join('\\n');",
+            vec![],
+        )
+        .await?;
+    let notes = notes.as_str().unwrap_or_default().to_owned();
+    ensure!(
+        notes.contains("not skull-stripped") && notes.contains("the brain was extracted"),
+        "the report does not say the skull was stripped: {notes}"
+    );
+    let stage_times = notes
+        .lines()
+        .find(|l| l.starts_with("timings:"))
+        .with_context(|| format!("the report has no timings: {notes}"))?
+        .to_owned();
+    screenshot(c, "whole-head.png").await?;
+    let outline = pixels_of_colour(c, BRAIN_OUTLINE).await?;
+    ensure!(
+        outline_before == 0 && outline > 100,
+        "the brain outline is not drawn over the scan ({outline_before} orange pixels before \
+         segmenting, {outline} after)"
+    );
+    let input = read_path(&head)?;
+    let got = download(c, downloads).await?;
+    assert_same_grid(&got, &input)?;
+    c.find(Locator::Css("#download-brain"))
+        .await?
+        .click()
+        .await?;
+    let brain = adamm_volume::read_bytes(&downloaded(c, downloads, "-brain.nii.gz").await?)?;
+    assert_same_grid(&brain, &input)?;
+    let labels = labels_of(&got)?;
+    let outside = labels
+        .iter()
+        .zip(&brain.data)
+        .filter(|(&l, &b)| l > 0 && b == 0.0)
+        .count();
+    ensure!(
+        outside == 0,
+        "{outside} labelled voxels lie outside the extracted brain"
+    );
+    let (native, native_brain) = native_stripped(&head)?;
+    let brain_mask: Vec<u8> = brain.data.iter().map(|&v| u8::from(v > 0.0)).collect();
+    let same_brain = brain_mask
+        .iter()
+        .zip(&native_brain)
+        .filter(|(a, b)| a == b)
+        .count() as f64
+        / brain_mask.len() as f64;
+    ensure!(
+        same_brain >= 0.999,
+        "the page's brain mask differs from the native one in {:.2} % of the voxels",
+        100.0 * (1.0 - same_brain)
+    );
+    let d = dice(&labels, &native, &input)?;
+    report.push(format!(
+        "whole head 256×256×25 (0.78×0.78×6.5 mm, real): {:.1} s in the worker, {:.1} s to \
+         labels on screen ({stage_times}); brain mask as native in {:.3} % of voxels; Dice vs \
+         native {d:?}",
+        timing.worker,
+        timing.on_screen,
+        100.0 * same_brain
+    ));
+    for (region, value) in &d {
+        ensure!(
+            *value >= 0.99,
+            "browser and native disagree on {region} for the whole head: Dice {value}"
         );
     }
     clear_files(c).await?;
