@@ -811,6 +811,13 @@ async fn walk_through(
         text(c, ".model-state").await?
     );
     upload(c, std::slice::from_ref(&head)).await?;
+    // Its name is not a BraTS one: the user says what it is.
+    c.find(Locator::Css(
+        "ul.files li[data-file='pyradiomics_brain1_t1c.nii.gz'] select option[value='t1gd']",
+    ))
+    .await?
+    .click()
+    .await?;
     ensure!(
         c.find(Locator::Css("#strip"))
             .await?
@@ -868,6 +875,13 @@ async fn walk_through(
         "{outside} labelled voxels lie outside the extracted brain"
     );
     let (native, native_brain) = native_stripped(&head)?;
+    // For a look afterwards: the page's labels (internal values) and the native ones.
+    for (name, l) in [
+        ("whole-head-page.nii.gz", &labels),
+        ("whole-head-native.nii.gz", &native),
+    ] {
+        std::fs::write(artefacts().join(name), write_bytes(&input.header, l, true)?)?;
+    }
     let brain_mask: Vec<u8> = brain.data.iter().map(|&v| u8::from(v > 0.0)).collect();
     let same_brain = brain_mask
         .iter()
