@@ -7,6 +7,7 @@ pub mod case;
 pub mod describe;
 pub mod intensity;
 pub mod outcome;
+pub mod pool;
 pub mod protocol;
 pub mod session;
 pub mod view;

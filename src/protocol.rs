@@ -72,6 +72,28 @@ pub enum Request {
         /// Extract the brain when the scans are not skull-stripped (else take them as they
         /// are).
         strip: bool,
+        /// Workers to share the sliding windows on the CPU backend (0: one per core, as
+        /// memory allows; 1: the worker alone).
+        workers: u32,
+    },
+    /// From a worker to a helper of its pool: the network input of job `job`, for the
+    /// [`Request::Window`]s that follow (the helper's model came as [`Request::Model`]).
+    Case {
+        /// The job.
+        job: u32,
+        /// The network's input channels on its grid, x fastest.
+        channels: Vec<Vec<f32>>,
+        /// That grid's size.
+        dims: [u32; 3],
+        /// The modality combination's code (`0101`).
+        combination: String,
+    },
+    /// From a worker to a helper: run window `index` of job `job`'s plan.
+    Window {
+        /// The job.
+        job: u32,
+        /// The window.
+        index: u32,
     },
 }
 
@@ -119,6 +141,19 @@ pub enum Reply {
         transforms: Box<[Option<[f64; 16]>; 4]>,
         /// The brain mask (1 = brain) on the reference grid, when the brain was extracted.
         brain: Option<Vec<u8>>,
+    },
+    /// From a helper to its pool's worker: window `index` of job `job` ([`Request::Window`]).
+    Window {
+        /// The job.
+        job: u32,
+        /// The window.
+        index: u32,
+        /// Its class probabilities (classes × window voxels, x fastest), presence-gated.
+        probabilities: Vec<f32>,
+        /// Its presence probabilities.
+        presence: Vec<f32>,
+        /// The helper's memory (its wasm heap, at its peak so far), bytes.
+        memory_bytes: f64,
     },
     /// Something failed: loading the model (`job` = `None`) or a job.
     Failed {
@@ -174,6 +209,13 @@ fn get_bytes(v: &JsValue, key: &str) -> Result<Vec<u8>, Malformed> {
         .dyn_ref::<Uint8Array>()
         .map(Uint8Array::to_vec)
         .ok_or_else(|| Malformed(format!("{key} is not bytes")))
+}
+
+fn get_floats(v: &JsValue, key: &str) -> Result<Vec<f32>, Malformed> {
+    get(v, key)?
+        .dyn_ref::<js_sys::Float32Array>()
+        .map(js_sys::Float32Array::to_vec)
+        .ok_or_else(|| Malformed(format!("{key} is not a Float32Array")))
 }
 
 fn strings(list: &[String]) -> Array {
@@ -246,15 +288,48 @@ impl Request {
                 set(&o, "backend", &backend.key().into());
                 o.into()
             }
-            Request::Segment { job, files, strip } => {
+            Request::Segment {
+                job,
+                files,
+                strip,
+                workers,
+            } => {
                 let o = object("segment");
                 set(&o, "job", &(*job).into());
                 set(&o, "strip", &JsValue::from_bool(*strip));
+                set(&o, "workers", &(*workers).into());
                 let list = Array::new();
                 for f in files {
                     list.push(f.as_ref().map_or(&JsValue::NULL, |b| b.as_ref()));
                 }
                 set(&o, "files", &list.into());
+                o.into()
+            }
+            Request::Case {
+                job,
+                channels,
+                dims,
+                combination,
+            } => {
+                let o = object("case");
+                set(&o, "job", &(*job).into());
+                let list: Array = channels
+                    .iter()
+                    .map(|c| JsValue::from(js_sys::Float32Array::from(c.as_slice())))
+                    .collect();
+                set(&o, "channels", &list.into());
+                set(
+                    &o,
+                    "dims",
+                    &js_sys::Uint32Array::from(dims.as_slice()).into(),
+                );
+                set(&o, "combination", &combination.into());
+                o.into()
+            }
+            Request::Window { job, index } => {
+                let o = object("window");
+                set(&o, "job", &(*job).into());
+                set(&o, "index", &(*index).into());
                 o.into()
             }
         }
@@ -305,8 +380,37 @@ impl Request {
                     strip: get(v, "strip")?
                         .as_bool()
                         .ok_or_else(|| Malformed("strip is not a boolean".into()))?,
+                    workers: get_u32(v, "workers")?,
                 })
             }
+            "case" => {
+                let list: Array = get(v, "channels")?
+                    .dyn_into()
+                    .map_err(|_| Malformed("channels is not a list".into()))?;
+                let channels = list
+                    .iter()
+                    .map(|c| {
+                        c.dyn_ref::<js_sys::Float32Array>()
+                            .map(js_sys::Float32Array::to_vec)
+                            .ok_or_else(|| Malformed("a channel is not a Float32Array".into()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let dims: [u32; 3] = get(v, "dims")?
+                    .dyn_ref::<js_sys::Uint32Array>()
+                    .map(js_sys::Uint32Array::to_vec)
+                    .and_then(|d| d.try_into().ok())
+                    .ok_or_else(|| Malformed("dims is not three counts".into()))?;
+                Ok(Request::Case {
+                    job: get_u32(v, "job")?,
+                    channels,
+                    dims,
+                    combination: get_str(v, "combination")?,
+                })
+            }
+            "window" => Ok(Request::Window {
+                job: get_u32(v, "job")?,
+                index: get_u32(v, "index")?,
+            }),
             other => Err(Malformed(format!("unknown request {other}"))),
         }
     }
@@ -382,6 +486,29 @@ impl Reply {
                 set(&o, "transforms", &list.into());
                 o.into()
             }
+            Reply::Window {
+                job,
+                index,
+                probabilities,
+                presence,
+                memory_bytes,
+            } => {
+                let o = object("window");
+                set(&o, "job", &(*job).into());
+                set(&o, "index", &(*index).into());
+                set(
+                    &o,
+                    "probabilities",
+                    &js_sys::Float32Array::from(probabilities.as_slice()).into(),
+                );
+                set(
+                    &o,
+                    "presence",
+                    &js_sys::Float32Array::from(presence.as_slice()).into(),
+                );
+                set(&o, "memory_bytes", &(*memory_bytes).into());
+                o.into()
+            }
             Reply::Failed { job, message } => {
                 let o = object("failed");
                 set(&o, "job", &job.map_or(JsValue::NULL, JsValue::from));
@@ -397,7 +524,8 @@ impl Reply {
     }
 
     /// The buffers of [`Reply::to_js`]'s object to transfer with it instead of copying (the
-    /// label map's and the brain mask's), as the transfer list of `postMessage`.
+    /// label map's, the brain mask's and a window's probabilities), as the transfer list of
+    /// `postMessage`.
     pub fn transfer(message: &JsValue) -> Array {
         let list = Array::new();
         for key in ["labels", "brain"] {
@@ -405,6 +533,11 @@ impl Reply {
                 if let Some(a) = value.dyn_ref::<Uint8Array>() {
                     list.push(&a.buffer());
                 }
+            }
+        }
+        if let Ok(value) = Reflect::get(message, &"probabilities".into()) {
+            if let Some(a) = value.dyn_ref::<js_sys::Float32Array>() {
+                list.push(&a.buffer());
             }
         }
         list
@@ -427,10 +560,7 @@ impl Reply {
             "done" => Ok(Reply::Done {
                 job: get_u32(v, "job")?,
                 labels: get_bytes(v, "labels")?,
-                presence: get(v, "presence")?
-                    .dyn_ref::<js_sys::Float32Array>()
-                    .map(js_sys::Float32Array::to_vec)
-                    .ok_or_else(|| Malformed("presence is not a Float32Array".into()))?,
+                presence: get_floats(v, "presence")?,
                 seconds: get(v, "seconds")?
                     .as_f64()
                     .ok_or_else(|| Malformed("seconds is not a number".into()))?,
@@ -449,6 +579,15 @@ impl Reply {
                         )
                     }
                 },
+            }),
+            "window" => Ok(Reply::Window {
+                job: get_u32(v, "job")?,
+                index: get_u32(v, "index")?,
+                probabilities: get_floats(v, "probabilities")?,
+                presence: get_floats(v, "presence")?,
+                memory_bytes: get(v, "memory_bytes")?
+                    .as_f64()
+                    .ok_or_else(|| Malformed("memory_bytes is not a number".into()))?,
             }),
             "failed" => Ok(Reply::Failed {
                 job: get(v, "job")?.as_f64().map(|n| n as u32),

@@ -225,6 +225,8 @@ impl Session {
                      reload the page."
                 ));
             }
+            // Only a helper of the worker's own pool sends windows; the page never asks.
+            Reply::Window { .. } => {}
         }
         Next::Nothing
     }

@@ -102,6 +102,7 @@ fn a_job_posts_the_files_the_user_gave_not_copies() {
         job: 1,
         files,
         strip: true,
+        workers: 0,
     }
     .to_js();
     match Request::from_js(&posted) {
@@ -136,7 +137,15 @@ fn worker_messages_survive_their_javascript_form() {
             job: 7,
             files: [Some(blob(&[9; 5])), None, None, Some(blob(&[]))],
             strip: false,
+            workers: 2,
         },
+        Request::Case {
+            job: 7,
+            channels: vec![vec![0.5, -1.0, 2.0]; 4],
+            dims: [3, 1, 1],
+            combination: "0101".into(),
+        },
+        Request::Window { job: 7, index: 17 },
     ];
     for r in requests {
         // The same blobs come back: posting a file shares it, nothing is copied.
@@ -159,6 +168,18 @@ fn worker_messages_survive_their_javascript_form() {
         "the label map's and the brain mask's buffers are transferred"
     );
     assert_eq!(Reply::transfer(&Reply::Started.to_js()).length(), 0);
+    let window = Reply::Window {
+        job: 2,
+        index: 5,
+        probabilities: vec![0.25; 8],
+        presence: vec![0.5; 3],
+        memory_bytes: 3.0e8,
+    };
+    assert_eq!(
+        Reply::transfer(&window.to_js()).length(),
+        1,
+        "a window's probabilities are transferred"
+    );
     let replies = [
         Reply::Started,
         Reply::Ready {
@@ -202,6 +223,7 @@ fn worker_messages_survive_their_javascript_form() {
         Reply::Refused {
             message: "malformed worker message: unknown request hello".into(),
         },
+        window,
     ];
     for r in replies {
         assert_eq!(Reply::from_js(&r.to_js()), Ok(r));

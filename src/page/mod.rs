@@ -43,6 +43,8 @@ pub struct State {
     pub switched_off: RwSignal<[bool; 4]>,
     /// Extract the brain when the scans are not skull-stripped.
     pub strip: RwSignal<bool>,
+    /// Workers sharing the windows on the CPU backend (0: one per core, as memory allows).
+    pub workers: RwSignal<u32>,
     /// The worker and the model it is given.
     pub worker: worker::Worker,
     /// What the views show.
@@ -83,6 +85,7 @@ impl State {
             kept: RwSignal::new_local(None),
             switched_off: RwSignal::new([false; 4]),
             strip: RwSignal::new(true),
+            workers: RwSignal::new(0),
             worker: worker::Worker::new(),
             view: View {
                 cursor: RwSignal::new([0; 3]),

@@ -14,6 +14,11 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// The browser's logical cores (`navigator.hardwareConcurrency`).
+fn cores() -> u32 {
+    web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as u32)
+}
+
 /// Starts a job on the scans of `wanted` the case can use.
 fn segment(state: State, wanted: Availability) {
     let Some((snapshot, files)) = state.case.with_untracked(|c| c.snapshot(wanted)) else {
@@ -22,10 +27,12 @@ fn segment(state: State, wanted: Availability) {
     };
     let id = state.worker.next_job();
     let strip = state.strip.get_untracked();
+    let workers = state.workers.get_untracked();
     match state.worker.post(&Request::Segment {
         job: id,
         files,
         strip,
+        workers,
     }) {
         Ok(()) => state.session.update(|s| {
             s.notice = None;
@@ -107,6 +114,25 @@ pub fn RunSection() -> impl IntoView {
                         on:change=move |ev| state.strip.set(event_target_checked(&ev))
                     />
                     "Extract the brain when the scans are not skull-stripped"
+                </label>
+            </p>
+            <p class="workers">
+                <label>
+                    "CPU workers "
+                    <select
+                        id="workers"
+                        on:change=move |ev| {
+                            state.workers.set(event_target_value(&ev).parse().unwrap_or(0));
+                        }
+                    >
+                        <option value="0" selected=true>
+                            {format!("one per core ({})", cores())}
+                        </option>
+                        {[1u32, 2, 4, 8]
+                            .into_iter()
+                            .map(|n| view! { <option value=n.to_string()>{n.to_string()}</option> })
+                            .collect_view()}
+                    </select>
                 </label>
             </p>
             <button

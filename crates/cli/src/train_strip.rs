@@ -33,6 +33,10 @@ pub struct Args {
     /// Continue the run in --run from its checkpoint.
     #[arg(long)]
     resume: bool,
+    /// With --resume: the learning rate from the checkpoint on (a step decay; every
+    /// iteration's rate is in the run's log.csv).
+    #[arg(long)]
+    lr: Option<f64>,
     /// Seed of a new run.
     #[arg(long)]
     seed: Option<u64>,
@@ -126,8 +130,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "{} is not a brain-extraction run folder (no config.json)",
             args.run.display()
         );
-        resume_strip(&paths, args.iterations, &options, &mut observer)?
+        resume_strip(&paths, args.iterations, args.lr, &options, &mut observer)?
     } else {
+        anyhow::ensure!(
+            args.lr.is_none(),
+            "--lr is for --resume (a new run starts at the configured rate)"
+        );
         let mut config = StripTrainConfig::default();
         if let Some(n) = args.iterations {
             config.iterations = n;

@@ -381,6 +381,7 @@ impl<N: SegmentationNetwork> Segmenter<N> {
             channels,
             dims,
             availability,
+            landed: vec![false; self.plan(dims).len()],
             plan: self.plan(dims),
             done: 0,
             blend: self.new_blend(dims),
@@ -410,13 +411,27 @@ pub struct Windows<'a, N: SegmentationNetwork> {
     dims: [usize; 3],
     availability: Availability,
     plan: Vec<Window>,
+    /// Which windows have landed.
+    landed: Vec<bool>,
     done: usize,
     blend: Blend,
 }
 
+/// One window's network output read back to host memory: what a worker that ran window
+/// `index` of the same plan sends to the one that blends ([`Windows::land_window`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowOutput {
+    /// The window's number in the plan.
+    pub index: usize,
+    /// Class probabilities, `classes × wz × wy × wx` (x fastest), gated by presence.
+    pub probabilities: Vec<f32>,
+    /// Presence of each tumour class.
+    pub presence: Vec<f32>,
+}
+
 /// One window's network output, still on the device: read it back and [`Windows::land`] it.
 pub struct Launched {
-    start: [usize; 3],
+    index: usize,
     /// Class probabilities `[1, classes, wz, wy, wx]`, gated by presence.
     pub probabilities: Tensor<5>,
     /// Presence `[1, classes − 1]`.
@@ -429,19 +444,39 @@ impl<N: SegmentationNetwork> Windows<'_, N> {
         self.plan.len()
     }
 
-    /// Runs the network on the next window; `None` when every window has landed.
+    /// Runs the network on the next window not landed yet, in plan order; `None` when every
+    /// window has landed.
     pub fn launch(&self) -> Result<Option<Launched>> {
-        let Some(&w) = self.plan.get(self.done) else {
-            return Ok(None);
-        };
+        match self.landed.iter().position(|&l| !l) {
+            Some(index) => self.launch_window(index).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs the network on window `index` of the plan.
+    pub fn launch_window(&self, index: usize) -> Result<Launched> {
+        let &w = self.plan.get(index).ok_or_else(|| {
+            ModelError::InvalidInput(format!("window {index} of a plan of {}", self.plan.len()))
+        })?;
         let s = self.segmenter;
         let x = s.window_input(self.channels, self.dims, self.availability, w);
         let (probabilities, presence) = s.run_window(x, self.availability)?;
-        Ok(Some(Launched {
-            start: w.start,
+        Ok(Launched {
+            index,
             probabilities,
             presence,
-        }))
+        })
+    }
+
+    /// Runs window `index` and reads it back synchronously (not on WebGPU in a browser): the
+    /// output a worker of a pool sends back.
+    pub fn compute_window(&self, index: usize) -> Result<WindowOutput> {
+        let w = self.launch_window(index)?;
+        Ok(WindowOutput {
+            index,
+            probabilities: host_values(w.probabilities.try_into_data().map_err(readback)?)?,
+            presence: host_values(w.presence.try_into_data().map_err(readback)?)?,
+        })
     }
 
     /// Blends in a launched window's output, read back as `probabilities` and `presence`.
@@ -451,9 +486,33 @@ impl<N: SegmentationNetwork> Windows<'_, N> {
         probabilities: TensorData,
         presence: TensorData,
     ) -> Result<Progress> {
+        self.land_window(&WindowOutput {
+            index: launched.index,
+            probabilities: host_values(probabilities)?,
+            presence: host_values(presence)?,
+        })
+    }
+
+    /// Blends in window `output.index`'s output, computed here or by another worker holding the
+    /// same plan ([`Windows::compute_window`]). Windows may land in any order; landing them in
+    /// plan order gives bit-for-bit the result of [`Windows::run`]. A window lands once.
+    pub fn land_window(&mut self, output: &WindowOutput) -> Result<Progress> {
+        let index = output.index;
+        let (Some(&w), Some(&landed)) = (self.plan.get(index), self.landed.get(index)) else {
+            return Err(ModelError::InvalidInput(format!(
+                "window {index} of a plan of {}",
+                self.plan.len()
+            )));
+        };
+        if landed {
+            return Err(ModelError::InvalidInput(format!(
+                "window {index} has landed already"
+            )));
+        }
         self.blend
-            .add(probabilities, launched.start, &self.segmenter.weights)?;
-        self.blend.add_presence(presence)?;
+            .add(&output.probabilities, w.start, &self.segmenter.weights)?;
+        self.blend.add_presence(&output.presence)?;
+        self.landed[index] = true;
         self.done += 1;
         Ok(Progress {
             done: self.done,
@@ -498,17 +557,20 @@ impl<N: SegmentationNetwork> Windows<'_, N> {
     }
 }
 
+/// A read-back tensor's values as `f32`.
+fn host_values(data: TensorData) -> Result<Vec<f32>> {
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| ModelError::Readback(format!("{e:?}")))
+}
+
 fn readback(e: impl std::fmt::Display) -> ModelError {
     ModelError::Readback(e.to_string())
 }
 
 impl Blend {
     /// Adds one window's probabilities (`[1, classes, wz, wy, wx]`) at `start`.
-    fn add(&mut self, data: TensorData, start: [usize; 3], weights: &[f32]) -> Result<()> {
-        let data = data.convert::<f32>();
-        let values = data
-            .as_slice::<f32>()
-            .map_err(|e| ModelError::Readback(format!("{e:?}")))?;
+    fn add(&mut self, values: &[f32], start: [usize; 3], weights: &[f32]) -> Result<()> {
         let [wx, wy, wz] = self.window;
         let [nx, ny, nz] = self.dims;
         let [x0, y0, z0] = start;
@@ -556,11 +618,7 @@ impl Blend {
     }
 
     /// Takes one window's presence probabilities (`[1, classes − 1]`) into the maxima.
-    fn add_presence(&mut self, data: TensorData) -> Result<()> {
-        let data = data.convert::<f32>();
-        let values = data
-            .as_slice::<f32>()
-            .map_err(|e| ModelError::Readback(format!("{e:?}")))?;
+    fn add_presence(&mut self, values: &[f32]) -> Result<()> {
         if values.len() != self.presence.len() {
             return Err(ModelError::Readback(format!(
                 "a window's presence came back with {} values, expected {}",

@@ -177,7 +177,7 @@ pub use error::{ModelError, PipelineError, Result};
 pub use garm::{Garm, GarmConfig};
 pub use infer::{
     probabilities_to_labels, Launched, Progress, Segmentation, SegmentationNetwork, Segmenter,
-    SlidingWindowConfig, Windows, LABEL_THRESHOLD,
+    SlidingWindowConfig, WindowOutput, Windows, LABEL_THRESHOLD,
 };
 pub use info::{forward_flops, Flops, ParameterBreakdown};
 pub use loss::{LossConfig, LossTerms, Targets};

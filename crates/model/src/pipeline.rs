@@ -36,7 +36,7 @@ use adamm_volume::{read_bytes, read_path, resample, Affine, Volume};
 use burn::tensor::Device;
 
 use crate::error::{ModelError, PipelineError};
-use crate::infer::{Progress, Segmentation, Segmenter, SlidingWindowConfig, Windows};
+use crate::infer::{Progress, Segmentation, Segmenter, SlidingWindowConfig, WindowOutput, Windows};
 use crate::infer::{SegmentationNetwork, LABEL_THRESHOLD};
 use crate::network::Student;
 use crate::store::WeightsInfo;
@@ -661,6 +661,22 @@ impl Job<'_> {
     /// Windows in all.
     pub fn total(&self) -> usize {
         self.windows.total()
+    }
+
+    /// The combination and the network input a worker of a pool needs to compute this job's
+    /// windows itself ([`Segmenter::start`] on them, then [`Windows::compute_window`]).
+    pub fn input(&self) -> (&[Vec<f32>], [usize; 3]) {
+        self.case.network_input()
+    }
+
+    /// Blends in a window computed elsewhere ([`Windows::land_window`]).
+    pub fn land(&mut self, output: &WindowOutput) -> Result<Progress, PipelineError> {
+        Ok(self.windows.land_window(output)?)
+    }
+
+    /// Step 5 once the windows have landed ([`Job::land`]).
+    pub fn finish(self) -> Result<CaseLabels, PipelineError> {
+        self.case.finish(self.windows.finish())
     }
 
     /// Runs the windows reading back synchronously, then step 5.

@@ -369,3 +369,60 @@ fn whole_case_tumour_probabilities_vanish_outside_the_brain() {
         }
     }
 }
+
+/// What a pool of workers does: each computes windows of the same plan on its own copy of the
+/// input, one place blends them. In plan order that is bit-for-bit the one-worker result; in
+/// another order equal to rounding; a window twice or out of the plan is refused.
+#[test]
+fn windows_computed_apart_blend_into_the_same_segmentation() {
+    let device = Device::flex();
+    let student = tiny().init_student(&device).unwrap();
+    let dims = [40, 24, 20];
+    let cfg = SlidingWindowConfig::new()
+        .with_window([24, 16, 16])
+        .with_overlap(0.5);
+    let a = Availability::parse("0111").unwrap();
+    let ch = channels(dims, 77);
+    let seg = Segmenter::new(student, cfg, &device).unwrap();
+    let reference = seg.segment_channels(&ch, dims, a, |_| {}).unwrap();
+
+    // A second worker's own copy of the case and of the plan.
+    let copy = ch.clone();
+    let elsewhere = seg.start(&copy, dims, a).unwrap();
+    let total = elsewhere.total();
+    assert!(total >= 4, "{total} windows");
+    let outputs: Vec<_> = (0..total)
+        .map(|i| elsewhere.compute_window(i).unwrap())
+        .collect();
+    assert!(outputs.iter().enumerate().all(|(i, o)| o.index == i));
+
+    let mut in_order = seg.start(&ch, dims, a).unwrap();
+    for o in &outputs {
+        in_order.land_window(o).unwrap();
+    }
+    assert_eq!(in_order.finish(), reference, "plan order is bit-for-bit");
+
+    let mut reversed = seg.start(&ch, dims, a).unwrap();
+    let mut last = None;
+    for o in outputs.iter().rev() {
+        last = Some(reversed.land_window(o).unwrap());
+    }
+    assert_eq!(last, Some(adamm_model::Progress { done: total, total }));
+    let again = reversed.land_window(&outputs[0]).unwrap_err();
+    assert!(again.to_string().contains("landed already"), "{again}");
+    let mut beyond = outputs[0].clone();
+    beyond.index = total;
+    let beyond = reversed.land_window(&beyond).unwrap_err();
+    assert!(beyond.to_string().contains("of a plan of"), "{beyond}");
+    let reversed = reversed.finish();
+    assert_eq!(reversed.presence, reference.presence);
+    for (r, e) in reversed.probabilities.iter().zip(&reference.probabilities) {
+        assert!(max_abs_diff(r, e) < 1e-5, "{}", max_abs_diff(r, e));
+    }
+
+    // A window whose values do not fit the plan's window is refused, not blended.
+    let mut short = seg.start(&ch, dims, a).unwrap();
+    let mut bad = outputs[1].clone();
+    bad.probabilities.truncate(10);
+    assert!(short.land_window(&bad).is_err());
+}

@@ -124,11 +124,12 @@ impl StripTrainConfig {
         Ok(())
     }
 
-    /// Whether `other` trains the same thing (it may differ in iterations, validation and
-    /// checkpoint intervals only).
+    /// Whether `other` trains the same thing (it may differ in iterations, learning rate (a
+    /// step decay on resuming), validation and checkpoint intervals only).
     pub fn same_training(&self, other: &StripTrainConfig) -> bool {
         let norm = |c: &StripTrainConfig| StripTrainConfig {
             iterations: 0,
+            learning_rate: 1.0,
             validation_every: 1,
             checkpoint_every: 1,
             ..c.clone()
@@ -507,16 +508,23 @@ pub fn start_strip(
     drive(paths, trainer, options, observer)
 }
 
-/// Resumes the run in `paths.root` from its checkpoint, with `iterations` changed if given.
+/// Resumes the run in `paths.root` from its checkpoint, with `iterations` and the learning rate
+/// (from here on) changed if given.
 pub fn resume_strip(
     paths: &RunPaths,
     iterations: Option<usize>,
+    learning_rate: Option<f64>,
     options: &StripRunOptions,
     observer: &mut dyn StripObserver,
 ) -> Result<(usize, bool), TrainError> {
     let mut config: StripTrainConfig = crate::json::load(&paths.config())?;
-    if let Some(n) = iterations {
-        config.iterations = n;
+    if iterations.is_some() || learning_rate.is_some() {
+        if let Some(n) = iterations {
+            config.iterations = n;
+        }
+        if let Some(lr) = learning_rate {
+            config.learning_rate = lr;
+        }
         config.validate()?;
         crate::json::save(&paths.config(), &config)?;
     }

@@ -85,7 +85,7 @@ fn two_iteration_run_resumes_bit_for_bit() {
         stop: &stop,
     };
     assert_eq!(
-        resume_strip(&resumed, None, &options, &mut QuietStrip).unwrap(),
+        resume_strip(&resumed, None, None, &options, &mut QuietStrip).unwrap(),
         (2, true)
     );
 

@@ -6,8 +6,12 @@
 //! receives the model file once ([`Request::Model`]), loads it on WebGPU when the browser
 //! offers an adapter (else on the wasm CPU backend, saying why) into one pipeline kept for
 //! every case, then answers each [`Request::Segment`] with progress per sliding window and
-//! the label map (transferred, not copied).
+//! the label map (transferred, not copied). On the CPU backend it shares the windows with a
+//! pool of helpers (`pool.rs`): copies of itself, which answer [`Request::Case`] and
+//! [`Request::Window`].
 
+#[cfg(target_arch = "wasm32")]
+mod pool;
 #[cfg(target_arch = "wasm32")]
 mod segment;
 
@@ -28,10 +32,13 @@ mod worker {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use crate::segment::{load_pipeline, load_stripper, segment_files};
+    use crate::pool::Pool;
+    use crate::segment::{load_pipeline, load_stripper, memory_bytes, prepare_files, report};
+    use adamm_app::pool::helpers_for;
     use adamm_app::protocol::{BackendChoice, Reply, Request, BACKEND_CPU, BACKEND_WEBGPU};
     use adamm_model::burn::tensor::Device;
     use adamm_model::{BrainExtractor, Pipeline, Stripping};
+    use adamm_volume::brats::Availability;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
@@ -41,6 +48,20 @@ mod worker {
         static MODEL: RefCell<Option<Rc<Pipeline>>> = const { RefCell::new(None) };
         /// The brain-extraction network, when the page gave one that loads.
         static STRIPPER: RefCell<Option<Rc<BrainExtractor>>> = const { RefCell::new(None) };
+        /// The model file and whether it runs on the CPU (then the windows may be shared).
+        static MODEL_FILE: RefCell<Option<(Blob, bool)>> = const { RefCell::new(None) };
+        /// The helpers, once a job has wanted them (taken out while a job runs).
+        static POOL: RefCell<Option<Pool>> = const { RefCell::new(None) };
+        /// As a helper: the network input of the job its windows belong to.
+        static CASE: RefCell<Option<HelperCase>> = const { RefCell::new(None) };
+    }
+
+    /// What a helper holds for a job's windows ([`Request::Case`]).
+    struct HelperCase {
+        job: u32,
+        channels: Vec<Vec<f32>>,
+        dims: [usize; 3],
+        combination: Availability,
     }
 
     fn scope() -> DedicatedWorkerGlobalScope {
@@ -95,11 +116,42 @@ mod worker {
                     None => None,
                 };
                 match read(&file, "model file", limit).await {
-                    Ok(bytes) => load(bytes, backend, stripper).await,
+                    Ok(bytes) => load(bytes, &file, backend, stripper).await,
                     Err(message) => post(&Reply::Failed { job: None, message }),
                 }
             }
-            Ok(Request::Segment { job, files, strip }) => {
+            Ok(Request::Case {
+                job,
+                channels,
+                dims,
+                combination,
+            }) => match Availability::parse(&combination) {
+                Ok(combination) => CASE.with(|c| {
+                    *c.borrow_mut() = Some(HelperCase {
+                        job,
+                        channels,
+                        dims: dims.map(|d| d as usize),
+                        combination,
+                    })
+                }),
+                Err(e) => post(&Reply::Failed {
+                    job: Some(job),
+                    message: e.to_string(),
+                }),
+            },
+            Ok(Request::Window { job, index }) => post(&match window(job, index as usize) {
+                Ok(reply) => reply,
+                Err(message) => Reply::Failed {
+                    job: Some(job),
+                    message,
+                },
+            }),
+            Ok(Request::Segment {
+                job,
+                files,
+                strip,
+                workers,
+            }) => {
                 let Some(pipeline) = MODEL.with(|m| m.borrow().clone()) else {
                     post(&Reply::Failed {
                         job: Some(job),
@@ -109,7 +161,8 @@ mod worker {
                 };
                 let stripper = STRIPPER.with(|s| s.borrow().clone());
                 let started = js_sys::Date::now();
-                let result = segment(&pipeline, stripper.as_deref(), strip, job, files).await;
+                let result =
+                    segment(&pipeline, stripper.as_deref(), strip, workers, job, files).await;
                 post(&match result {
                     Ok(result) => Reply::Done {
                         job,
@@ -133,11 +186,45 @@ mod worker {
         }
     }
 
-    /// Reads the posted files and runs the pipeline on them, posting progress.
+    /// As a helper: window `index` of job `job`'s plan, on the input of [`Request::Case`].
+    fn window(job: u32, index: usize) -> Result<Reply, String> {
+        let pipeline = MODEL
+            .with(|m| m.borrow().clone())
+            .ok_or("no model is loaded yet")?;
+        CASE.with(|c| {
+            let case = c.borrow();
+            let case = case
+                .as_ref()
+                .filter(|c| c.job == job)
+                .ok_or("a window came before its case")?;
+            let output = pipeline
+                .segmenter()
+                .start(&case.channels, case.dims, case.combination)
+                .and_then(|w| w.compute_window(index))
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::Window {
+                job,
+                index: index as u32,
+                probabilities: output.probabilities,
+                presence: output.presence,
+                memory_bytes: memory_bytes(),
+            })
+        })
+    }
+
+    /// The browser's logical cores, as a worker sees them.
+    fn cores() -> u32 {
+        scope().navigator().hardware_concurrency() as u32
+    }
+
+    /// Reads the posted files and runs the pipeline on them, posting progress: the windows
+    /// here, or shared with a pool of helpers on the CPU backend (`workers` in all: 0 = one
+    /// per core as memory allows).
     async fn segment(
         pipeline: &Pipeline,
         stripper: Option<&BrainExtractor>,
         strip: bool,
+        workers: u32,
         job: u32,
         files: [Option<Blob>; 4],
     ) -> Result<crate::segment::Segmented, String> {
@@ -153,15 +240,63 @@ mod worker {
             Stripping::Never
         };
         let files = bytes.each_ref().map(Option::as_deref);
-        segment_files(pipeline, stripper, stripping, files, |p| {
+        let prepared =
+            prepare_files(pipeline, stripper, stripping, files).map_err(|e| e.to_string())?;
+        let combination = prepared.case.availability();
+        let mut windows = pipeline
+            .job(&prepared.case, combination)
+            .map_err(|e| e.to_string())?;
+        let progress = |p: adamm_model::Progress| {
             post(&Reply::Progress {
                 job,
                 done: p.done as u32,
                 total: p.total as u32,
             })
-        })
-        .await
-        .map_err(|e| e.to_string())
+        };
+        let model = MODEL_FILE.with(|m| m.borrow().clone());
+        let wanted = match workers {
+            0 => helpers_for(cores(), windows.total()),
+            n => (n as usize).min(windows.total()),
+        };
+        let started = js_sys::Date::now();
+        let (labels, extra) = match model {
+            Some((file, true)) if wanted > 1 && !is_helper() => {
+                let mut pool = POOL
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| Pool::new(file));
+                let ran = match pool.grow_to(wanted) {
+                    Ok(()) => {
+                        pool.run(&mut windows, job, &combination.code(), progress)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let helpers = pool.len();
+                let helper_peak = pool.helper_peak_bytes;
+                POOL.with(|p| *p.borrow_mut() = Some(pool));
+                ran?;
+                let labels = windows.finish().map_err(|e| e.to_string())?;
+                let memory = format!(
+                    "memory: {helpers} helper workers sharing the windows, up to {:.0} MB \
+                     each; this worker {:.0} MB (wasm heaps at their peak)",
+                    helper_peak / 1e6,
+                    memory_bytes() / 1e6
+                );
+                (labels, vec![memory])
+            }
+            _ => {
+                let labels = windows
+                    .run_async(progress)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let memory = format!(
+                    "memory: one worker, {:.0} MB (its wasm heap at its peak)",
+                    memory_bytes() / 1e6
+                );
+                (labels, vec![memory])
+            }
+        };
+        report(&prepared, labels, js_sys::Date::now() - started, extra).map_err(|e| e.to_string())
     }
 
     /// WebGPU, if the browser gives an adapter; the reason when it does not.
@@ -226,8 +361,16 @@ mod worker {
         })
     }
 
+    /// Whether this worker is a helper of another's pool (it never starts a pool itself).
+    fn is_helper() -> bool {
+        scope().name() == crate::pool::HELPER_NAME
+    }
+
+    /// Loads the model `file` (its `bytes`) and the brain-extraction network; on the CPU (and
+    /// not being a helper) starts the pool of helpers with the same file; then says it is ready.
     async fn load(
         bytes: Vec<u8>,
+        file: &Blob,
         backend: BackendChoice,
         stripper: Option<Result<Vec<u8>, String>>,
     ) {
@@ -259,6 +402,23 @@ mod worker {
                 };
                 let no_brain_extraction = extractor.as_ref().err().cloned();
                 STRIPPER.with(|s| *s.borrow_mut() = extractor.ok().map(Rc::new));
+                let on_cpu = name == BACKEND_CPU;
+                MODEL_FILE.with(|m| *m.borrow_mut() = Some((file.clone(), on_cpu)));
+                let mut note = note;
+                let helpers = helpers_for(cores(), usize::MAX);
+                if on_cpu && !is_helper() && helpers > 1 {
+                    // Started now, the helpers are ready by the first job. Without them the
+                    // windows run here alone.
+                    let mut pool = Pool::new(file.clone());
+                    match pool.start(helpers).await {
+                        Ok(()) => POOL.with(|p| *p.borrow_mut() = Some(pool)),
+                        Err(why) => {
+                            note = Some(format!(
+                                "the helper workers could not start ({why}): one worker only"
+                            ))
+                        }
+                    }
+                }
                 post(&Reply::Ready {
                     backend: name.into(),
                     note,

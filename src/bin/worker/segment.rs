@@ -1,11 +1,11 @@
 //! What the worker does with a model file and a case's files: loads the student once into
 //! a [`Pipeline`], then runs that pipeline — the same steps as `adamm segment` — on each
-//! case, reading back asynchronously (WebGPU in a browser needs it).
+//! case: [`prepare_files`], the windows (here or on the pool, `main.rs`), [`report`].
 
 use adamm_model::burn::tensor::Device;
 use adamm_model::{
     input_warnings, BrainExtractor, CaseLabels, LoadedStudent, ModelError, Pipeline, PipelineError,
-    Progress, Scans, StripNet, StripOutcome, Stripping,
+    PreparedCase, Scans, StripNet, StripOutcome, Stripping,
 };
 
 /// The pipeline of the student in a weights file's bytes, with the sliding window the file
@@ -36,27 +36,54 @@ pub struct Segmented {
     pub brain: Option<Vec<u8>>,
 }
 
-/// Segments a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset, on any
-/// grids), extracting the brain first as `stripping` says when `extractor` is given: the
-/// label map (internal labels) on the reference scan's grid, with the presence scores, notes,
-/// warnings, registrations and the brain mask.
-pub async fn segment_files(
+/// A case read and prepared for the network, with the times each step took (ms).
+pub struct Prepared {
+    /// The scans, aligned.
+    pub scans: Scans,
+    /// The case ready for the network.
+    pub case: PreparedCase,
+    /// Reading and registering the scans, ms.
+    pub read_ms: f64,
+    /// Brain extraction and normalisation, ms.
+    pub prepare_ms: f64,
+}
+
+/// Reads a case given as the NIfTI bytes of T1, T1Gd, T2, FLAIR (any subset, on any grids)
+/// and prepares it, extracting the brain first as `stripping` says when `extractor` is
+/// given.
+pub fn prepare_files(
     pipeline: &Pipeline,
     extractor: Option<&BrainExtractor>,
     stripping: Stripping,
     files: [Option<&[u8]>; 4],
-    progress: impl FnMut(Progress),
-) -> Result<Segmented, PipelineError> {
+) -> Result<Prepared, PipelineError> {
     let started = js_sys::Date::now();
     let scans = Scans::read_bytes(files)?;
     let read = js_sys::Date::now();
     let case = pipeline.prepare_with(&scans, extractor, stripping)?;
-    let prepared = js_sys::Date::now();
-    let labels = pipeline
-        .job(&case, case.availability())?
-        .run_async(progress)
-        .await?;
-    let done = js_sys::Date::now();
+    Ok(Prepared {
+        scans,
+        case,
+        read_ms: read - started,
+        prepare_ms: js_sys::Date::now() - read,
+    })
+}
+
+/// What is reported about a segmented case: the notes (what was done, how long each step
+/// took, `extra` lines such as the memory used), the warnings, the registrations and the
+/// brain mask.
+pub fn report(
+    prepared: &Prepared,
+    labels: CaseLabels,
+    network_ms: f64,
+    extra: Vec<String>,
+) -> Result<Segmented, PipelineError> {
+    let Prepared {
+        scans,
+        case,
+        read_ms,
+        prepare_ms,
+    } = prepared;
     let mut notes = scans.describe();
     notes.push(format!(
         "brain: {} ({:.0} mL segmented)",
@@ -66,11 +93,12 @@ pub async fn segment_files(
     notes.push(format!(
         "timings: reading and registering the scans {:.1} s, brain extraction and \
          normalisation {:.1} s, the network {:.1} s",
-        (read - started) / 1000.0,
-        (prepared - read) / 1000.0,
-        (done - prepared) / 1000.0
+        read_ms / 1000.0,
+        prepare_ms / 1000.0,
+        network_ms / 1000.0
     ));
-    let warnings = input_warnings(&scans, &case, &labels)
+    notes.extend(extra);
+    let warnings = input_warnings(scans, case, &labels)
         .iter()
         .map(ToString::to_string)
         .collect();
@@ -88,4 +116,14 @@ pub async fn segment_files(
         transforms,
         brain,
     })
+}
+
+/// This worker's memory: its wasm heap's size, which only grows (so: its peak so far), bytes.
+pub fn memory_bytes() -> f64 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .ok()
+        .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map_or(0.0, |b| f64::from(b.byte_length()))
 }

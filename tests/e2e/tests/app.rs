@@ -313,6 +313,27 @@ async fn choose_backend(c: &Client, value: &str) -> Result<()> {
     .await
 }
 
+/// Sets the CPU workers (`0`: one per core).
+async fn choose_workers(c: &Client, value: &str) -> Result<()> {
+    c.find(Locator::Css(&format!("#workers option[value='{value}']")))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+/// The current report's notes (what the pipeline did), one per line.
+async fn report_notes(c: &Client) -> Result<String> {
+    let notes = c
+        .execute(
+            "return Array.from(document.querySelectorAll('.report.current .notes li'))\
+             .map(li => li.textContent).join('\\n');",
+            vec![],
+        )
+        .await?;
+    Ok(notes.as_str().unwrap_or_default().to_owned())
+}
+
 /// How long one segmentation took.
 #[derive(Debug, Clone, Copy)]
 struct Timing {
@@ -412,6 +433,18 @@ async fn screenshot(c: &Client, name: &str) -> Result<()> {
 /// `adamm segment` computes (labels on the files' grid), on flex.
 fn native_labels(files: &[PathBuf]) -> Result<Vec<u8>> {
     native_labels_of([0, 1, 2, 3].map(|i| files.get(i).map(PathBuf::as_path)))
+}
+
+/// [`native_labels`] and the seconds the pipeline took (reading, preparing, the network; not
+/// loading the model).
+fn native_labels_timed(files: &[PathBuf]) -> Result<(Vec<u8>, f64)> {
+    let device = Device::flex();
+    let model = LoadedStudent::load(&root().join("public/models/adamm-light.bpk"), &device)?;
+    let pipeline = Pipeline::for_student(model, &device)?;
+    let started = Instant::now();
+    let scans = Scans::read_paths([0, 1, 2, 3].map(|i| files.get(i).map(PathBuf::as_path)))?;
+    let labels = pipeline.segment(&scans, |_| {})?.labels;
+    Ok((labels, started.elapsed().as_secs_f64()))
 }
 
 /// [`native_labels`] for any subset of the modalities (T1, T1Gd, T2, FLAIR), on any grids.
@@ -770,14 +803,7 @@ async fn walk_through(
     let got = download(c, downloads).await?;
     let input = read_path(&t1c)?;
     assert_same_grid(&got, &input)?;
-    let notes = c
-        .execute(
-            "return Array.from(document.querySelectorAll('.report.current .notes li'))\
-             .map(li => li.textContent).join('\\n');",
-            vec![],
-        )
-        .await?;
-    let notes = notes.as_str().unwrap_or_default().to_owned();
+    let notes = report_notes(c).await?;
     let registered = notes
         .lines()
         .find(|l| l.starts_with("FLAIR") && l.contains("registered to T1Gd"))
@@ -831,14 +857,7 @@ async fn walk_through(
     const BRAIN_OUTLINE: [u8; 3] = [255, 150, 0];
     let outline_before = pixels_of_colour(c, BRAIN_OUTLINE).await?;
     let timing = segment(c, Duration::from_secs(300)).await?;
-    let notes = c
-        .execute(
-            "return Array.from(document.querySelectorAll('.report.current .notes li'))\
-             .map(li => li.textContent).join('\\n');",
-            vec![],
-        )
-        .await?;
-    let notes = notes.as_str().unwrap_or_default().to_owned();
+    let notes = report_notes(c).await?;
     ensure!(
         notes.contains("not skull-stripped") && notes.contains("the brain was extracted"),
         "the report does not say the skull was stripped: {notes}"
@@ -932,24 +951,62 @@ async fn walk_through(
         choose_backend(c, "cpu").await?;
     }
 
-    // The full-size sample on the CPU backend, against the native pipeline.
+    // The full-size sample on the CPU backend, against the native pipeline: first in one
+    // worker, then with the pool of helpers (one per core), timed against `adamm segment`'s
+    // steps natively in this process.
     screenshot(c, "before.png").await?;
     load_sample(c).await?;
-    let timing = segment(c, Duration::from_secs(600)).await?;
+    choose_workers(c, "1").await?;
+    let alone = segment(c, Duration::from_secs(600)).await?;
+    let alone_labels = labels_of(&download(c, downloads).await?)?;
+    choose_workers(c, "0").await?;
+    let pooled = segment(c, Duration::from_secs(600)).await?;
+    let pooled_notes = report_notes(c).await?;
+    let line_of = |start: &str| {
+        pooled_notes
+            .lines()
+            .find(|l| l.starts_with(start))
+            .map(str::to_owned)
+            .with_context(|| format!("the report has no {start} line: {pooled_notes}"))
+    };
+    let memory = line_of("memory:")?;
+    let stages = line_of("timings:")?;
+    let page_memory = c
+        .execute(
+            "return performance.memory ? performance.memory.usedJSHeapSize : null;",
+            vec![],
+        )
+        .await?
+        .as_f64();
     screenshot(c, "after.png").await?;
     let got = download(c, downloads).await?;
     let files: Vec<PathBuf> = SAMPLE.iter().map(|s| sample_file(s)).collect();
     let input = read_path(&files[0])?;
     assert_same_grid(&got, &input)?;
     let labels = labels_of(&got)?;
-    let native = native_labels(&files)?;
+    ensure!(
+        labels == alone_labels,
+        "the pool's labels differ from one worker's"
+    );
+    let (native, native_seconds) = native_labels_timed(&files)?;
     let identical = labels == native;
     let d = dice(&labels, &native, &input)?;
     report.push(format!(
-        "sample 240×240×155 on the CPU backend: {:.1} s in the worker, {:.1} s from Segment \
-         to labels on screen; labels identical to the native pipeline: {identical}; Dice vs \
-         native {d:?}",
-        timing.worker, timing.on_screen
+        "sample 240×240×155 on the CPU backend: one worker {:.1} s, the pool ({}) {:.1} s in \
+         the worker ({:.1} s from Segment to labels on screen); native (this process, the same \
+         steps, every core) {native_seconds:.1} s: one worker {:.2}× native, the pool {:.2}×; \
+         the pool's labels identical to one worker's: true, to the native pipeline's: \
+         {identical}; Dice vs native {d:?}; the pool's {stages}",
+        alone.worker,
+        memory.trim_start_matches("memory: "),
+        pooled.worker,
+        pooled.on_screen,
+        alone.worker / native_seconds,
+        pooled.worker / native_seconds,
+    ));
+    report.push(format!(
+        "memory during the sample: {memory}; the page's JavaScript heap {}",
+        page_memory.map_or("n/a".into(), |b| format!("{:.0} MB", b / 1e6))
     ));
     if !identical {
         for region in Region::ALL {
