@@ -453,8 +453,14 @@ fn train_resume_eval_segment_export() {
         "--window",
         "32",
         "--each-grid",
+        "--brain",
+        &s(&dir.join("brain.nii.gz")),
     ]));
     assert!(out.contains("registered to T1"), "{out}");
+    assert!(
+        out.contains("timings: reading and registering the scans"),
+        "{out}"
+    );
     let t1 = read_path(&dir.join("TWO-t1n.nii.gz")).expect("t1");
     let pred = read_path(&seg).expect("prediction");
     assert_eq!(pred.dims(), t1.dims());
@@ -464,6 +470,33 @@ fn train_resume_eval_segment_export() {
     assert_eq!(on_flair.orientation_code(), "LAS");
     assert!(on_flair.world_from_voxel().max_abs_diff(&coarse) < 1e-4);
     assert!(read_path(&dir.join("pred-t1n.nii.gz")).is_ok());
+    // The brain mask the case was segmented in: on the T1 grid, the T1's non-zero voxels (a
+    // stripped case) and what the coarse FLAIR adds at their edge, every label inside it.
+    let brain = read_path(&dir.join("brain.nii.gz")).expect("brain mask");
+    assert_eq!(brain.dims(), t1.dims());
+    assert_eq!(brain.world_from_voxel(), t1.world_from_voxel());
+    let inside = brain.data.iter().filter(|&&b| b > 0.0).count();
+    let t1_brain = t1.data.iter().filter(|&&v| v != 0.0).count();
+    let both = brain
+        .data
+        .iter()
+        .zip(&t1.data)
+        .filter(|(&b, &v)| b > 0.0 && v != 0.0)
+        .count();
+    assert!(
+        both as f64 >= 0.95 * t1_brain as f64,
+        "{both} of {t1_brain}"
+    );
+    assert!(
+        (inside as f64) < 0.5 * brain.data.len() as f64,
+        "{inside} of {} voxels",
+        brain.data.len()
+    );
+    assert!(pred
+        .data
+        .iter()
+        .zip(&brain.data)
+        .all(|(&l, &b)| l == 0.0 || b > 0.0));
 
     // A weights file that is not a student is refused by segment.
     let err = failed(adamm(&[
