@@ -163,11 +163,25 @@ fn download_brain(state: State) {
 /// The views' controls: underlay, convention, opacity, labels shown.
 fn controls(state: State) -> impl IntoView {
     let view = state.view;
+    // The modality the views show (the chosen one if the case has it, else the first).
+    let shown = Memo::new(move |_| {
+        let choice = view.underlay_choice.get();
+        state.case.with(|c| {
+            let images = c.images();
+            choice.filter(|m| images[m.index()].is_some()).or_else(|| {
+                Modality::ALL
+                    .into_iter()
+                    .find(|m| images[m.index()].is_some())
+            })
+        })
+    });
     view! {
         <div class="controls">
             <label>
                 "Underlay "
-                <select on:change=move |ev| {
+                <select
+                    prop:value=move || shown.get().map_or("", |m| m.name())
+                    on:change=move |ev| {
                     let v = event_target_value(&ev);
                     view.underlay_choice.set(Modality::ALL.into_iter().find(|m| m.name() == v));
                 }>
