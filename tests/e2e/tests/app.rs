@@ -438,22 +438,23 @@ fn native_labels(files: &[PathBuf]) -> Result<Vec<u8>> {
 /// [`native_labels`] and the seconds the pipeline took (reading, preparing, the network; not
 /// loading the model).
 fn native_labels_timed(files: &[PathBuf]) -> Result<(Vec<u8>, f64)> {
-    let device = Device::flex();
-    let model = LoadedStudent::load(&root().join("public/models/adamm-light.bpk"), &device)?;
-    let pipeline = Pipeline::for_student(model, &device)?;
-    let started = Instant::now();
-    let scans = Scans::read_paths([0, 1, 2, 3].map(|i| files.get(i).map(PathBuf::as_path)))?;
-    let labels = pipeline.segment(&scans, |_| {})?.labels;
-    Ok((labels, started.elapsed().as_secs_f64()))
+    timed_native_labels([0, 1, 2, 3].map(|i| files.get(i).map(PathBuf::as_path)))
 }
 
 /// [`native_labels`] for any subset of the modalities (T1, T1Gd, T2, FLAIR), on any grids.
 fn native_labels_of(files: [Option<&Path>; 4]) -> Result<Vec<u8>> {
+    Ok(timed_native_labels(files)?.0)
+}
+
+/// [`native_labels_of`] with the seconds of [`native_labels_timed`].
+fn timed_native_labels(files: [Option<&Path>; 4]) -> Result<(Vec<u8>, f64)> {
     let device = Device::flex();
     let model = LoadedStudent::load(&root().join("public/models/adamm-light.bpk"), &device)?;
     let pipeline = Pipeline::for_student(model, &device)?;
+    let started = Instant::now();
     let scans = Scans::read_paths(files)?;
-    Ok(pipeline.segment(&scans, |_| {})?.labels)
+    let labels = pipeline.segment(&scans, |_| {})?.labels;
+    Ok((labels, started.elapsed().as_secs_f64()))
 }
 
 /// The native pipeline with the shipped brain-extraction network on a whole-head scan
