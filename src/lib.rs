@@ -3,6 +3,7 @@
 //! forms is free of the DOM and unit-tested natively. The model (Burn) is linked into the
 //! worker only, keeping the page's own wasm small.
 
+pub mod backend;
 pub mod case;
 pub mod describe;
 pub mod intensity;
@@ -10,4 +11,5 @@ pub mod outcome;
 pub mod pool;
 pub mod protocol;
 pub mod session;
+pub mod surface;
 pub mod view;

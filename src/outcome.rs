@@ -28,6 +28,10 @@ pub struct Prediction {
     pub transforms: [Option<Affine>; 4],
     /// The brain mask on the labels' grid (1 = brain), when the brain was extracted.
     pub brain: Option<Vec<u8>>,
+    /// RANO and per-region statistics of the labels, when the worker measured them.
+    pub measurements: Option<adamm_measure::Measurements>,
+    /// The surfaces of the brain and the tumour regions, named, world RAS mm.
+    pub meshes: Vec<(String, adamm_measure::Mesh)>,
 }
 
 /// Why a prediction cannot be reported or saved.
@@ -183,6 +187,8 @@ mod tests {
             warnings: Vec::new(),
             transforms: [None; 4],
             brain: None,
+            measurements: None,
+            meshes: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! user gave them (compressed NIfTI, a few MB), not decoded voxels; the label map comes back
 //! on the files' grid in a buffer that is transferred, not copied ([`Reply::transfer`]).
 
+use adamm_measure::{Measurements, Mesh};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
@@ -19,8 +20,9 @@ pub const BACKEND_CPU: &str = "CPU (wasm)";
 /// Which backend the worker should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// WebGPU when the browser offers a hardware adapter; the CPU when it offers none or only a
-    /// software fallback (SwiftShader, llvmpipe: slower than the wasm CPU path).
+    /// The CPU when the browser offers no WebGPU or only a software fallback (SwiftShader,
+    /// llvmpipe: slower than the wasm CPU path); otherwise whichever of WebGPU and the CPU
+    /// path runs a window faster, timed once at load (`crate::backend`).
     Auto,
     /// WebGPU on whatever adapter the browser gives, a software one included.
     WebGpu,
@@ -141,6 +143,12 @@ pub enum Reply {
         transforms: Box<[Option<[f64; 16]>; 4]>,
         /// The brain mask (1 = brain) on the reference grid, when the brain was extracted.
         brain: Option<Vec<u8>>,
+        /// RANO and per-region statistics of the labels (as `adamm segment` prints them);
+        /// their JavaScript form is the JSON text.
+        measurements: Box<Option<Measurements>>,
+        /// The surfaces of the brain and the tumour regions (`adamm_measure::case_meshes`),
+        /// named; their buffers are transferred.
+        meshes: Vec<(String, Mesh)>,
     },
     /// From a helper to its pool's worker: window `index` of job `job` ([`Request::Window`]).
     Window {
@@ -216,6 +224,51 @@ fn get_floats(v: &JsValue, key: &str) -> Result<Vec<f32>, Malformed> {
         .dyn_ref::<js_sys::Float32Array>()
         .map(js_sys::Float32Array::to_vec)
         .ok_or_else(|| Malformed(format!("{key} is not a Float32Array")))
+}
+
+/// The `meshes` of a `done` message.
+fn get_meshes(v: &JsValue) -> Result<Vec<(String, Mesh)>, Malformed> {
+    let list = get(v, "meshes")?;
+    let list = list
+        .dyn_ref::<Array>()
+        .ok_or_else(|| Malformed("meshes is not a list".into()))?;
+    let mut out = Vec::with_capacity(list.length() as usize);
+    for m in list.iter() {
+        let triples = |key: &str| -> Result<Vec<[f32; 3]>, Malformed> {
+            let flat = get_floats(&m, key)?;
+            if flat.len() % 3 != 0 {
+                return Err(Malformed(format!("mesh {key} is not a list of triples")));
+            }
+            Ok(flat.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect())
+        };
+        let positions = triples("positions")?;
+        let normals = triples("normals")?;
+        let indices = get(&m, "indices")?
+            .dyn_ref::<js_sys::Uint32Array>()
+            .map(js_sys::Uint32Array::to_vec)
+            .ok_or_else(|| Malformed("mesh indices are not a Uint32Array".into()))?;
+        if indices.len() % 3 != 0
+            || normals.len() != positions.len()
+            || indices.iter().any(|&i| i as usize >= positions.len())
+        {
+            return Err(Malformed(
+                "a mesh's triangles do not fit its vertices".into(),
+            ));
+        }
+        let triangles = indices
+            .chunks_exact(3)
+            .map(|c| [c[0], c[1], c[2]])
+            .collect();
+        out.push((
+            get_str(&m, "name")?,
+            Mesh {
+                positions,
+                normals,
+                triangles,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 fn strings(list: &[String]) -> Array {
@@ -458,8 +511,39 @@ impl Reply {
                 warnings,
                 transforms,
                 brain,
+                measurements,
+                meshes,
             } => {
                 let o = object("done");
+                let list = Array::new();
+                for (name, mesh) in meshes {
+                    let m = Object::new();
+                    set(&m, "name", &name.as_str().into());
+                    let flat = |v: &[[f32; 3]]| {
+                        js_sys::Float32Array::from(
+                            v.iter().flatten().copied().collect::<Vec<_>>().as_slice(),
+                        )
+                    };
+                    set(&m, "positions", &flat(&mesh.positions).into());
+                    set(&m, "normals", &flat(&mesh.normals).into());
+                    let indices: Vec<u32> = mesh.triangles.iter().flatten().copied().collect();
+                    set(
+                        &m,
+                        "indices",
+                        &js_sys::Uint32Array::from(indices.as_slice()).into(),
+                    );
+                    list.push(&m);
+                }
+                set(&o, "meshes", &list.into());
+                set(
+                    &o,
+                    "measurements",
+                    &measurements
+                        .as_ref()
+                        .as_ref()
+                        .and_then(|m| serde_json::to_string(m).ok())
+                        .map_or(JsValue::NULL, |text| text.into()),
+                );
                 set(
                     &o,
                     "brain",
@@ -540,6 +624,21 @@ impl Reply {
                 list.push(&a.buffer());
             }
         }
+        if let Ok(meshes) = Reflect::get(message, &"meshes".into()) {
+            if let Some(meshes) = meshes.dyn_ref::<Array>() {
+                for m in meshes.iter() {
+                    for key in ["positions", "normals", "indices"] {
+                        if let Ok(v) = Reflect::get(&m, &key.into()) {
+                            if let Some(a) = v.dyn_ref::<js_sys::Float32Array>() {
+                                list.push(&a.buffer());
+                            } else if let Some(a) = v.dyn_ref::<js_sys::Uint32Array>() {
+                                list.push(&a.buffer());
+                            }
+                        }
+                    }
+                }
+            }
+        }
         list
     }
 
@@ -557,29 +656,38 @@ impl Reply {
                 done: get_u32(v, "done")?,
                 total: get_u32(v, "total")?,
             }),
-            "done" => Ok(Reply::Done {
-                job: get_u32(v, "job")?,
-                labels: get_bytes(v, "labels")?,
-                presence: get_floats(v, "presence")?,
-                seconds: get(v, "seconds")?
-                    .as_f64()
-                    .ok_or_else(|| Malformed("seconds is not a number".into()))?,
-                notes: get_strings(v, "notes")?,
-                warnings: get_strings(v, "warnings")?,
-                transforms: Box::new(get_transforms(v)?),
-                brain: {
-                    let b = get(v, "brain")?;
-                    if b.is_null() {
-                        None
-                    } else {
-                        Some(
-                            b.dyn_ref::<Uint8Array>()
-                                .map(Uint8Array::to_vec)
-                                .ok_or_else(|| Malformed("brain is not bytes".into()))?,
-                        )
-                    }
-                },
-            }),
+            "done" => {
+                Ok(Reply::Done {
+                    job: get_u32(v, "job")?,
+                    labels: get_bytes(v, "labels")?,
+                    presence: get_floats(v, "presence")?,
+                    seconds: get(v, "seconds")?
+                        .as_f64()
+                        .ok_or_else(|| Malformed("seconds is not a number".into()))?,
+                    notes: get_strings(v, "notes")?,
+                    warnings: get_strings(v, "warnings")?,
+                    transforms: Box::new(get_transforms(v)?),
+                    brain: {
+                        let b = get(v, "brain")?;
+                        if b.is_null() {
+                            None
+                        } else {
+                            Some(
+                                b.dyn_ref::<Uint8Array>()
+                                    .map(Uint8Array::to_vec)
+                                    .ok_or_else(|| Malformed("brain is not bytes".into()))?,
+                            )
+                        }
+                    },
+                    meshes: get_meshes(v)?,
+                    measurements: Box::new(match get(v, "measurements")?.as_string() {
+                        None => None,
+                        Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                            Malformed(format!("measurements are not readable: {e}"))
+                        })?),
+                    }),
+                })
+            }
             "window" => Ok(Reply::Window {
                 job: get_u32(v, "job")?,
                 index: get_u32(v, "index")?,

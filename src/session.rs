@@ -175,6 +175,8 @@ impl Session {
                 warnings,
                 transforms,
                 brain,
+                measurements,
+                meshes,
             } => {
                 let Some(finished) = self.job.take_if(|j| j.id == job) else {
                     // A job the page no longer waits for.
@@ -192,6 +194,8 @@ impl Session {
                     notes,
                     warnings,
                     brain,
+                    measurements: *measurements,
+                    meshes,
                     transforms: (*transforms).map(|t| {
                         t.map(|m| {
                             Affine(std::array::from_fn(|r| {
@@ -327,6 +331,8 @@ mod tests {
             warnings: Vec::new(),
             transforms: Box::new([None; 4]),
             brain: None,
+            measurements: Box::new(None),
+            meshes: Vec::new(),
         }
     }
 

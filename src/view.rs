@@ -228,6 +228,20 @@ impl Underlay {
         }
     }
 
+    /// A point of the native grid (fractional voxel coordinates, e.g. the end of a RANO
+    /// diameter) on the canonical grid.
+    pub fn canonical_point(&self, native: [f64; 3]) -> [f64; 3] {
+        let m = &self.map;
+        [0, 1, 2].map(|a| {
+            let n = m.perm[a];
+            if m.flip[a] {
+                m.native_dims[n] as f64 - 1.0 - native[n]
+            } else {
+                native[n]
+            }
+        })
+    }
+
     /// Voxels on the scan's native grid (labels, a ground truth) in canonical order; `None`
     /// when there are not as many as the grid has.
     pub fn canonical<T: Copy>(&self, native: &[T]) -> Option<Vec<T>> {
@@ -338,6 +352,60 @@ impl Default for Overlay {
     }
 }
 
+/// Colour of the RANO calipers (each lesion's longest diameter and its perpendicular).
+pub const CALIPER: [u8; 3] = [255, 0, 255];
+
+/// A straight line between two points of the canonical grid (fractional voxel coordinates):
+/// a RANO diameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// One end.
+    pub from: [f64; 3],
+    /// The other end.
+    pub to: [f64; 3],
+}
+
+/// Draws `segment` in `colour` on `plane` when the slice shown through `cursor` holds it (both
+/// ends within half a voxel of that slice), one pixel wide, sampled every quarter pixel.
+pub fn draw_segment(
+    layout: &Layout,
+    plane: Plane,
+    cursor: [usize; 3],
+    segment: Segment,
+    colour: [u8; 3],
+    rgba: &mut [u8],
+) {
+    let fixed = plane.fixed_axis();
+    let slice = cursor[fixed] as f64;
+    if (segment.from[fixed] - slice).abs() > 0.5 || (segment.to[fixed] - slice).abs() > 0.5 {
+        return;
+    }
+    let (w, h) = layout.size(plane);
+    let (c, r) = plane.screen_axes();
+    let pixel = |p: [f64; 3]| {
+        let column = if plane.columns_reversed(layout.radiological) {
+            layout.dims[c] as f64 - 1.0 - p[c]
+        } else {
+            p[c]
+        };
+        (column, layout.dims[r] as f64 - 1.0 - p[r])
+    };
+    let (a, b) = (pixel(segment.from), pixel(segment.to));
+    let steps = (4.0 * (b.0 - a.0).abs().max((b.1 - a.1).abs()))
+        .ceil()
+        .max(1.0) as usize;
+    for k in 0..=steps {
+        let t = k as f64 / steps as f64;
+        let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+        let (x, y) = (x.round(), y.round());
+        if x < 0.0 || y < 0.0 || x >= w as f64 || y >= h as f64 {
+            continue;
+        }
+        let i = 4 * (y as usize * w + x as usize);
+        rgba[i..i + 3].copy_from_slice(&colour);
+    }
+}
+
 /// Colour of the ground truth's outline.
 pub const TRUTH_OUTLINE: [u8; 3] = [0, 220, 255];
 /// Colour of the extracted brain's outline.
@@ -411,6 +479,51 @@ mod tests {
             dims: DIMS,
             radiological,
         }
+    }
+
+    #[test]
+    fn a_segment_is_drawn_on_its_own_slice_only() {
+        let layout = Layout {
+            dims: [8, 6, 3],
+            radiological: false,
+        };
+        let (w, h) = layout.size(Plane::Axial);
+        // From voxel (1, 1) to (6, 1) on slice z = 1: row 6 − 1 − 1 = 4, columns 1 to 6.
+        let segment = Segment {
+            from: [1.0, 1.0, 1.0],
+            to: [6.0, 1.0, 1.2],
+        };
+        let coloured = |cursor: [usize; 3]| {
+            let mut rgba = vec![0u8; w * h * 4];
+            draw_segment(&layout, Plane::Axial, cursor, segment, CALIPER, &mut rgba);
+            (0..w * h)
+                .filter(|&i| rgba[4 * i..4 * i + 3] == CALIPER)
+                .map(|i| (i % w, i / w))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            coloured([0, 0, 1]),
+            (1..=6).map(|x| (x, 4)).collect::<Vec<_>>()
+        );
+        assert!(coloured([0, 0, 0]).is_empty());
+        assert!(coloured([0, 0, 2]).is_empty());
+        // Radiological: the columns run the other way.
+        let mirrored = Layout {
+            radiological: true,
+            ..layout
+        };
+        let mut rgba = vec![0u8; w * h * 4];
+        draw_segment(
+            &mirrored,
+            Plane::Axial,
+            [0, 0, 1],
+            segment,
+            CALIPER,
+            &mut rgba,
+        );
+        assert_eq!(&rgba[4 * (4 * w + 6)..4 * (4 * w + 6) + 3], &CALIPER);
+        assert_eq!(&rgba[4 * (4 * w + 1)..4 * (4 * w + 1) + 3], &CALIPER);
+        assert_eq!(&rgba[4 * (4 * w)..4 * (4 * w) + 3], &[0, 0, 0]);
     }
 
     #[test]
@@ -526,6 +639,8 @@ mod tests {
         assert_eq!(u.data, [3.0, 1.0]);
         assert_eq!(u.canonical(&[5u8, 6]), Some(vec![6, 5]));
         assert_eq!(u.canonical(&[5u8]), None, "another grid's labels");
+        // Points move with the voxels: native x 0.25 is canonical x 1 − 0.25.
+        assert_eq!(u.canonical_point([0.25, 0.0, 0.0]), [0.75, 0.0, 0.0]);
         assert_eq!((u.auto.low, u.auto.high), (1.0, 3.0));
         assert_eq!(u.layout(false).size(Plane::Axial), (2, 1));
     }

@@ -115,6 +115,31 @@ fn a_job_posts_the_files_the_user_gave_not_copies() {
     }
 }
 
+/// One triangle.
+fn triangle() -> adamm_measure::Mesh {
+    adamm_measure::Mesh {
+        positions: vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.5, -2.0]],
+        normals: vec![[0.0, 0.0, 1.0]; 3],
+        triangles: vec![[0, 1, 2]],
+    }
+}
+
+/// The measurements of a 12 × 12 mm enhancing square on two 1 mm slices.
+fn measured() -> adamm_measure::Measurements {
+    let dims = [14, 14, 2];
+    let labels: Vec<u8> = (0..14 * 14 * 2)
+        .map(|i| {
+            let (x, y) = (i % 14, (i / 14) % 14);
+            u8::from((1..13).contains(&x) && (1..13).contains(&y)) * 3
+        })
+        .collect();
+    let affine = Affine::IDENTITY;
+    adamm_measure::Measurements {
+        rano: adamm_measure::measure_rano(&labels, dims, &affine).expect("measurable"),
+        regions: adamm_measure::region_stats(&labels, dims, &affine, None, &[]).expect("stats"),
+    }
+}
+
 #[wasm_bindgen_test]
 fn worker_messages_survive_their_javascript_form() {
     let requests = [
@@ -160,12 +185,14 @@ fn worker_messages_survive_their_javascript_form() {
         warnings: Vec::new(),
         transforms: Box::new([None; 4]),
         brain: Some(vec![1; 10]),
+        measurements: Box::new(None),
+        meshes: vec![("ET".into(), triangle())],
     }
     .to_js();
     assert_eq!(
         Reply::transfer(&done).length(),
-        2,
-        "the label map's and the brain mask's buffers are transferred"
+        5,
+        "the label map's, the brain mask's and the mesh's three buffers are transferred"
     );
     assert_eq!(Reply::transfer(&Reply::Started.to_js()).length(), 0);
     let window = Reply::Window {
@@ -205,6 +232,8 @@ fn worker_messages_survive_their_javascript_form() {
             notes: vec!["T1Gd (a.nii): the reference grid".into()],
             warnings: vec!["the field of view cuts the brain".into()],
             brain: None,
+            measurements: Box::new(Some(measured())),
+            meshes: vec![("ET".into(), triangle()), ("brain".into(), triangle())],
             transforms: Box::new([
                 Some(std::array::from_fn(|i| i as f64 * 0.5)),
                 None,

@@ -12,6 +12,7 @@ pub mod plane;
 pub mod report;
 pub mod result;
 pub mod run;
+pub mod surface;
 pub mod worker;
 
 use std::rc::Rc;
@@ -20,7 +21,7 @@ use adamm_app::case::Case;
 use adamm_app::intensity::IntensityWindow;
 use adamm_app::outcome::Outcome;
 use adamm_app::session::Session;
-use adamm_app::view::{Overlay, Underlay};
+use adamm_app::view::{Overlay, Segment, Underlay};
 use adamm_volume::brats::Modality;
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -72,6 +73,8 @@ pub struct View {
     pub truth: RwSignal<Option<Rc<Vec<u8>>>, LocalStorage>,
     /// The extracted brain's mask on the underlay's canonical grid.
     pub brain: RwSignal<Option<Rc<Vec<u8>>>, LocalStorage>,
+    /// The result's RANO calipers (each lesion's two diameters) on the canonical grid.
+    pub calipers: RwSignal<Rc<Vec<Segment>>, LocalStorage>,
 }
 
 impl State {
@@ -97,6 +100,7 @@ impl State {
                 labels: RwSignal::new_local(None),
                 truth: RwSignal::new_local(None),
                 brain: RwSignal::new_local(None),
+                calipers: RwSignal::new_local(Rc::new(Vec::new())),
             },
         }
     }

@@ -4,8 +4,8 @@
 
 use adamm_app::intensity::IntensityWindow;
 use adamm_app::view::{
-    drags_window, draw_crosshair, key_step, pixel_under, render, wheel_step, Plane, ScreenRect,
-    BRAIN_OUTLINE, TRUTH_OUTLINE,
+    drags_window, draw_crosshair, draw_segment, key_step, pixel_under, render, wheel_step, Plane,
+    ScreenRect, BRAIN_OUTLINE, CALIPER, TRUTH_OUTLINE,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -52,6 +52,11 @@ fn draw(state: super::State, plane: Plane, canvas: &web_sys::HtmlCanvasElement) 
         labels.as_deref().map(|l| (l.as_slice(), overlay)),
         &outlines,
     );
+    if plane == Plane::Axial {
+        for segment in view.calipers.get().iter() {
+            draw_segment(&layout, plane, cursor, *segment, CALIPER, &mut rgba);
+        }
+    }
     draw_crosshair(&layout, plane, cursor, &mut rgba);
     let (w, h) = layout.size(plane);
     canvas.set_width(w as u32);

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use adamm_app::case::Role;
-use adamm_app::view::{centroid, Plane, Underlay};
+use adamm_app::view::{centroid, Plane, Segment, Underlay};
 use adamm_volume::brats::{LabelConvention, Modality, LABEL_COLOURS};
 use adamm_volume::Affine;
 use leptos::prelude::*;
@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use super::download;
 use super::plane::PlaneView;
 use super::report::Report;
+use super::surface::SurfaceView;
 use super::State;
 
 /// Keeps the views' derived signals up to date.
@@ -87,6 +88,24 @@ fn derive(state: State) {
             })
         });
         view.brain.set(brain.map(Rc::new));
+        let calipers = state.outcome.with(|o| {
+            let o = o.as_ref()?;
+            let rano = &o.prediction.measurements.as_ref()?.rano;
+            view.underlay.with(|u| {
+                let u = u.as_ref().filter(|u| o.is_on_grid_of(&u.grid))?;
+                let segment = |d: &adamm_measure::Diameter| Segment {
+                    from: u.canonical_point(d.from_voxel),
+                    to: u.canonical_point(d.to_voxel),
+                };
+                Some(
+                    rano.lesions
+                        .iter()
+                        .flat_map(|l| [segment(&l.longest), segment(&l.perpendicular)])
+                        .collect::<Vec<_>>(),
+                )
+            })
+        });
+        view.calipers.set(Rc::new(calipers.unwrap_or_default()));
     });
     // The ground truth file, when it is usable.
     let truth_file = Memo::new(move |_| {
@@ -293,6 +312,7 @@ pub fn ResultSection() -> impl IntoView {
             {controls(state)}
             <div class="views">
                 {Plane::ALL.map(|plane| view! { <PlaneView plane=plane /> }).into_iter().collect_view()}
+                <SurfaceView />
             </div>
             <div class="reports">
                 {move || {

@@ -29,6 +29,13 @@ const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The browser app's package (the root package of the workspace).
 const APP_PACKAGE: &str = "adamm-app";
+/// The segmentation worker's binary in [`APP_PACKAGE`] (`src/bin/worker/`).
+const WORKER_BIN: &str = "worker";
+/// Where `cargo xtask test` builds the reference worker without SIMD (its own Cargo target
+/// folder, since other compiler flags rebuild every crate): `dist/` under it holds `worker.js`
+/// and `worker_bg.wasm`, which the browser test serves in place of the shipped ones to time
+/// the wasm CPU path as it was before SIMD.
+const REFERENCE_DIR: &str = "target/wasm-reference";
 /// The fuzz target run by `cargo xtask fuzz`.
 const FUZZ_TARGET: &str = "read_bytes";
 /// The crate whose `fuzz/` folder holds the cargo-fuzz project, relative to the workspace root.
@@ -332,7 +339,46 @@ fn test(steps: &mut Steps) -> Result<()> {
             .env("CHROMEDRIVER", chromedriver()),
     )?;
     steps.run("trunk build", command("trunk").args(["build", "--release"]))?;
+    build_reference_worker(steps)?;
     run_browser_tests(steps, &e2e)
+}
+
+/// Builds the worker as the page had it before SIMD (release, `-C target-feature=-simd128`
+/// instead of `.cargo/config.toml`'s `+simd128`) into [`REFERENCE_DIR`], bound by wasm-bindgen
+/// as Trunk binds a `data-type="worker"` binary (`--target no-modules`, `worker.js`). The browser
+/// test times it beside the shipped build.
+fn build_reference_worker(steps: &mut Steps) -> Result<()> {
+    let dir = root().join(REFERENCE_DIR);
+    steps.run(
+        "reference worker without SIMD (cargo build)",
+        cargo()
+            .args([
+                "build",
+                "--release",
+                "--package",
+                APP_PACKAGE,
+                "--bin",
+                WORKER_BIN,
+                "--target",
+                WASM_TARGET,
+            ])
+            .env("CARGO_TARGET_DIR", &dir)
+            // RUSTFLAGS replaces the target's rustflags from .cargo/config.toml.
+            .env("RUSTFLAGS", "-C target-feature=-simd128"),
+    )?;
+    let wasm = dir
+        .join(WASM_TARGET)
+        .join("release")
+        .join(format!("{WORKER_BIN}.wasm"));
+    steps.run(
+        "reference worker without SIMD (wasm-bindgen)",
+        command("wasm-bindgen")
+            .args(["--target", "no-modules", "--no-typescript", "--out-name"])
+            .arg(WORKER_BIN)
+            .arg("--out-dir")
+            .arg(dir.join("dist"))
+            .arg(wasm),
+    )
 }
 
 /// The chromedriver to use: `$CHROMEDRIVER`, else Debian's (`apt-get install chromium-driver`).

@@ -12,6 +12,7 @@ mod eval;
 mod eval_strip;
 mod export;
 mod inspect;
+mod measure;
 mod metrics;
 mod model_info;
 mod render;
@@ -52,6 +53,9 @@ enum Command {
     Eval(eval::Args),
     /// Compare two evaluations of the same cases: paired Dice differences with bootstrap intervals.
     Compare(compare::Args),
+    /// RANO diameters and per-region statistics (volume, lesions, centroid, hemisphere, mean
+    /// intensities) of a label map, in world millimetres.
+    Measure(measure::Args),
     /// Segment one case (any subset of T1, T1Gd, T2, FLAIR) into a label map.
     Segment(segment::Args),
     /// Export a run's student for the browser (half precision) with a model card.
@@ -81,6 +85,7 @@ fn main() {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Measure(args) => measure::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Export(args) => export::run(args),
         Command::Strip(args) => strip::run(args),

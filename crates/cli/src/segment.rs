@@ -87,9 +87,31 @@ pub struct Args {
     /// scan's grid and header): the extracted brain, or the non-zero voxels of a stripped scan.
     #[arg(long)]
     brain: Option<PathBuf>,
+    /// Also write surface meshes in world RAS mm (smoothed; `SPACE=RAS` for 3D Slicer):
+    /// `FILE.obj`, one object per region (the brain, WT, TC, ET), or `FILE.stl`, one file per
+    /// region (`FILE-brain.stl`, `FILE-wt.stl`, …).
+    #[arg(long)]
+    mesh: Option<PathBuf>,
+    /// Also write what was found as JSON: the files, volumes (mL), presence scores, warnings,
+    /// RANO and per-region statistics (as `adamm measure --json`), the timings.
+    #[arg(long)]
+    json: Option<PathBuf>,
     /// Device: cpu, wgpu[:N], cuda[:N].
     #[arg(long, default_value = "cpu")]
     device: String,
+}
+
+/// What `--json` writes.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    labels: String,
+    reference: &'static str,
+    modalities: String,
+    volumes_ml: std::collections::BTreeMap<&'static str, f64>,
+    presence: std::collections::BTreeMap<&'static str, f32>,
+    warnings: Vec<String>,
+    measurements: &'a adamm_measure::Measurements,
+    timings_s: std::collections::BTreeMap<&'static str, f64>,
 }
 
 /// When to extract the brain.
@@ -167,8 +189,73 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 
+/// Writes `meshes` to `path`: one OBJ file, or an STL file per mesh (the mesh's name as a
+/// suffix); one line per file written.
+fn write_meshes(
+    path: &Path,
+    meshes: &[(String, adamm_measure::Mesh)],
+) -> anyhow::Result<Vec<String>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let mut lines = Vec::new();
+    let triangles = |m: &adamm_measure::Mesh| m.triangles.len();
+    match ext.as_deref() {
+        Some("obj") => {
+            let named: Vec<(&str, &adamm_measure::Mesh)> =
+                meshes.iter().map(|(n, m)| (n.as_str(), m)).collect();
+            std::fs::write(path, adamm_measure::obj_file(&named))
+                .with_context(|| format!("writing {}", path.display()))?;
+            let parts: Vec<String> = meshes
+                .iter()
+                .map(|(n, m)| format!("{n} {} triangles", triangles(m)))
+                .collect();
+            lines.push(format!(
+                "surfaces ({}) → {}",
+                parts.join(", "),
+                path.display()
+            ));
+        }
+        Some("stl") => {
+            for (name, mesh) in meshes {
+                let file = path.with_file_name(format!(
+                    "{}-{}.stl",
+                    path.file_stem()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default(),
+                    name.to_ascii_lowercase()
+                ));
+                std::fs::write(&file, mesh.to_stl(name))
+                    .with_context(|| format!("writing {}", file.display()))?;
+                lines.push(format!(
+                    "surface {name} ({} triangles) → {}",
+                    triangles(mesh),
+                    file.display()
+                ));
+            }
+        }
+        _ => anyhow::bail!(
+            "--mesh {}: give a file ending in .obj or .stl",
+            path.display()
+        ),
+    }
+    Ok(lines)
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.mesh {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            ext.eq_ignore_ascii_case("obj") || ext.eq_ignore_ascii_case("stl"),
+            "--mesh {}: give a file ending in .obj or .stl",
+            path.display()
+        );
+    }
     let device = parse_one(&args.device)?;
     let model_path = args
         .model
@@ -239,11 +326,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
+    let network_s = started.elapsed().as_secs_f64() - prepare_s;
     writeln!(
         out,
         "timings: reading and registering the scans {read_s:.1} s, brain extraction and \
-         normalisation {prepare_s:.1} s, the network {:.1} s",
-        started.elapsed().as_secs_f64() - prepare_s
+         normalisation {prepare_s:.1} s, the network {network_s:.1} s"
     )?;
     let convention = match args.labels {
         LabelsArg::Brats2023 => LabelConvention::Brats2023,
@@ -295,9 +382,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let [netc, snfh, et] = result.presence[..] {
         writeln!(out, "presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}")?;
     }
+    if let Some(path) = &args.mesh {
+        let brain: Vec<bool> = case.brain_on_reference()?.iter().map(|&b| b > 0).collect();
+        let affine = scans.header().world_from_voxel()?;
+        let meshes = adamm_measure::case_meshes(labels, scans.dims(), &affine, Some(&brain))?;
+        for line in write_meshes(path, &meshes)? {
+            writeln!(out, "{line}")?;
+        }
+    }
+    let measured = scans.measure(&case, &result)?;
+    for line in measured.describe() {
+        writeln!(out, "{line}")?;
+    }
     let warnings = input_warnings(&scans, &case, &result);
     for w in &warnings {
         writeln!(out, "WARNING: {w}")?;
+    }
+    if let Some(path) = &args.json {
+        let summary = Summary {
+            labels: args.out.display().to_string(),
+            reference: scans.reference().name(),
+            modalities: scans.availability().name(),
+            volumes_ml: [
+                ("NETC", v.netc),
+                ("SNFH", v.snfh),
+                ("ET", v.et),
+                ("WT", v.wt()),
+                ("TC", v.tc()),
+            ]
+            .into(),
+            presence: ["NETC", "SNFH", "ET"]
+                .into_iter()
+                .zip(result.presence.iter().copied())
+                .collect(),
+            warnings: warnings.iter().map(ToString::to_string).collect(),
+            measurements: &measured,
+            timings_s: [
+                ("reading_and_registering", read_s),
+                ("brain_extraction_and_normalisation", prepare_s),
+                ("network", network_s),
+            ]
+            .into(),
+        };
+        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "summary → {}", path.display())?;
     }
     if !warnings.is_empty() {
         writeln!(

@@ -155,6 +155,86 @@ fn metrics_json_matches_hand_computed_values() {
 }
 
 #[test]
+fn measure_gives_rano_diameters_and_region_statistics_in_mm() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dims = [40, 30, 6];
+    // LAS, 1 × 1 × 2 mm: an ET block 20 × 12 voxels (20 × 12 mm) on slices 1–3 inside edema,
+    // and a 3 × 3 ET spot on one slice elsewhere.
+    let labels = dir.path().join("labels.nii.gz");
+    write_labels(&labels, dims, |i, j, k| {
+        if (5..25).contains(&i) && (5..17).contains(&j) && (1..4).contains(&k) {
+            3
+        } else if (3..27).contains(&i) && (3..19).contains(&j) && (1..5).contains(&k) {
+            2
+        } else if (32..35).contains(&i) && (22..25).contains(&j) && k == 2 {
+            3
+        } else {
+            0
+        }
+    });
+    let out = adamm(&["measure", labels.to_str().expect("p"), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rano = &v["rano"];
+    assert_eq!(rano["region"], "ET");
+    assert_eq!(rano["measurable"], 1);
+    let big = &rano["lesions"][0];
+    // Edge to edge: the diagonal of 20 × 12 mm, and the chord across it.
+    let longest = big["longest"]["length_mm"].as_f64().expect("mm");
+    assert!(
+        (longest - (400.0f64 + 144.0).sqrt()).abs() < 1e-9,
+        "{longest}"
+    );
+    assert_eq!(big["slices"], 3);
+    assert_eq!(rano["lesions"][1]["measurable"], false);
+    let product = big["product_mm2"].as_f64().expect("mm²");
+    assert!((rano["sum_of_products_mm2"].as_f64().expect("sum") - product).abs() < 1e-9);
+    // Regions: ET 20·12·3 + 9 voxels of 2 mm³.
+    let et = &v["regions"][2];
+    assert_eq!(et["region"], "ET");
+    assert!((et["volume_ml"].as_f64().expect("mL") - (720.0 + 9.0) * 2.0 / 1000.0).abs() < 1e-12);
+    assert_eq!(et["lesions"], 2);
+    assert!(et["side"].is_null(), "no brain, no midline");
+    // Text, with a scan on the grid for intensities and the midline.
+    let flair = dir.path().join("flair.nii.gz");
+    write_labels(&flair, dims, |i, _, _| 10 + i as u8);
+    let out = adamm(&[
+        "measure",
+        labels.to_str().expect("p"),
+        "--flair",
+        flair.to_str().expect("f"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 lesion(s), 1 measurable"), "{text}");
+    assert!(text.contains("mean FLAIR"), "{text}");
+    assert!(text.contains("hemisphere"), "{text}");
+    // A scan on another grid is refused, naming both files.
+    let other = dir.path().join("other.nii.gz");
+    write_labels(&other, [40, 30, 5], |_, _, _| 1);
+    let out = adamm(&[
+        "measure",
+        labels.to_str().expect("p"),
+        "--t1",
+        other.to_str().expect("o"),
+    ]);
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(
+        line.contains("other.nii.gz") && line.contains("labels.nii.gz"),
+        "{line}"
+    );
+}
+
+#[test]
 fn metrics_refuses_different_grids_naming_both_files() {
     let dir = tempfile::tempdir().expect("tmp");
     let a = dir.path().join("a.nii.gz");

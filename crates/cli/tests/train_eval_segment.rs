@@ -455,8 +455,69 @@ fn train_resume_eval_segment_export() {
         "--each-grid",
         "--brain",
         &s(&dir.join("brain.nii.gz")),
+        "--json",
+        &s(&dir.join("summary.json")),
+        "--mesh",
+        &s(&dir.join("surfaces.obj")),
     ]));
+    // The surfaces: one OBJ object per region found, every vertex inside the T1's field of
+    // view in world mm.
+    assert!(out.contains("surfaces (brain"), "{out}");
+    let obj = std::fs::read_to_string(dir.join("surfaces.obj")).expect("surfaces");
+    assert!(
+        obj.contains("SPACE=RAS") && obj.contains("o brain"),
+        "{}",
+        &obj[..200]
+    );
+    let t1_grid = read_path(&dir.join("TWO-t1n.nii.gz")).expect("t1");
+    let t1_affine = t1_grid.world_from_voxel();
+    let corners: Vec<[f64; 3]> = (0..8)
+        .map(|c| {
+            let d = t1_grid.dims();
+            t1_affine.apply([0, 1, 2].map(|k| if c >> k & 1 == 1 { d[k] as f64 } else { -1.0 }))
+        })
+        .collect();
+    for line in obj.lines().filter(|l| l.starts_with("v ")) {
+        let p: Vec<f64> = line[2..]
+            .split(' ')
+            .map(|v| v.parse().expect("a number"))
+            .collect();
+        for k in 0..3 {
+            let lo = corners.iter().map(|c| c[k]).fold(f64::INFINITY, f64::min);
+            let hi = corners
+                .iter()
+                .map(|c| c[k])
+                .fold(f64::NEG_INFINITY, f64::max);
+            assert!(p[k] >= lo && p[k] <= hi, "vertex {line} outside the scan");
+        }
+    }
     assert!(out.contains("registered to T1"), "{out}");
+    // The summary: what was printed, with the measurements `adamm measure` gives the same
+    // labels (its midline from the brain mask written beside them).
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("json"))
+            .expect("a JSON summary");
+    assert_eq!(summary["reference"], "T1");
+    assert!(summary["volumes_ml"]["WT"].is_number(), "{summary}");
+    assert!(summary["timings_s"]["network"].as_f64().expect("time") > 0.0);
+    let measured = ok(adamm(&[
+        "measure",
+        &s(&seg),
+        "--brain",
+        &s(&dir.join("brain.nii.gz")),
+        "--json",
+    ]));
+    let measured: serde_json::Value = serde_json::from_str(&measured).expect("measure --json");
+    assert_eq!(summary["measurements"]["rano"], measured["rano"]);
+    for r in 0..3 {
+        let (a, b) = (
+            &summary["measurements"]["regions"][r],
+            &measured["regions"][r],
+        );
+        for key in ["region", "volume_ml", "lesions", "centroid_mm", "side"] {
+            assert_eq!(a[key], b[key], "{key} of region {r}");
+        }
+    }
     assert!(
         out.contains("timings: reading and registering the scans"),
         "{out}"

@@ -126,6 +126,9 @@ pub enum PipelineError {
     /// The network failed.
     #[error("segmentation failed: {0}")]
     Model(#[from] ModelError),
+    /// The labels could not be measured.
+    #[error("measuring the labels: {0}")]
+    Measure(#[from] adamm_measure::MeasureError),
 }
 
 /// Shorthand for results of this crate.

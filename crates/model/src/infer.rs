@@ -388,6 +388,29 @@ impl<N: SegmentationNetwork> Segmenter<N> {
         })
     }
 
+    /// Seconds one window takes on this segmenter's device, read back asynchronously (every
+    /// backend, WebGPU in a browser included), with all four modalities on a synthetic input:
+    /// the faster of two runs, since the first also compiles a GPU backend's kernels. `now`
+    /// is a clock in milliseconds (`performance.now()` in a browser). For choosing a backend.
+    pub async fn window_seconds(&self, now: impl Fn() -> f64) -> Result<f64> {
+        let window = self.config.window;
+        let n: usize = window.iter().product();
+        let in_channels = self.network.network_config().in_channels;
+        // Any values do: the time does not depend on them. A ramp avoids an all-zero input.
+        let channels: Vec<Vec<f32>> = (0..in_channels)
+            .map(|c| (0..n).map(|i| ((i * (c + 1)) % 97) as f32 / 97.0).collect())
+            .collect();
+        let mut best = f64::INFINITY;
+        for _ in 0..2 {
+            let started = now();
+            self.start(&channels, window, Availability::FULL)?
+                .run_async(|_| {})
+                .await?;
+            best = best.min((now() - started) / 1000.0);
+        }
+        Ok(best)
+    }
+
     /// Segments `channels` at once (see [`Segmenter::start`]), reading each window back
     /// synchronously. Do not use on WebGPU in a browser (use [`Windows::run_async`]).
     pub fn segment_channels(

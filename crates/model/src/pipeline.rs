@@ -23,6 +23,7 @@
 
 use std::path::Path;
 
+use adamm_measure::{measure_rano, region_stats, Measurements};
 use adamm_volume::align::{align_scans, labels_onto, AlignedScans, ScanAlignment};
 use adamm_volume::brats::{Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
@@ -183,6 +184,41 @@ impl Scans {
         self.aligned
             .labels_on_scan(labels.working(), m.index())
             .map_err(PipelineError::Prepare)
+    }
+
+    /// Measures a segmentation of these scans (`adamm_measure`): RANO, volumes, lesions,
+    /// centroids and hemispheres on the reference grid (the labels as written; the brain mask
+    /// sets the midline), and each scan's mean intensity per region on the working grid, where
+    /// the scans are aligned.
+    pub fn measure(
+        &self,
+        case: &PreparedCase,
+        labels: &CaseLabels,
+    ) -> Result<Measurements, PipelineError> {
+        let header = self.header();
+        let affine = header.world_from_voxel().map_err(PipelineError::Prepare)?;
+        let rano = measure_rano(&labels.labels, header.dims, &affine)?;
+        let brain: Vec<bool> = case.brain_on_reference()?.iter().map(|&b| b > 0).collect();
+        let mut regions = region_stats(&labels.labels, header.dims, &affine, Some(&brain), &[])?;
+        let scans: Vec<(&str, &[f32])> = Modality::ALL
+            .iter()
+            .filter_map(|m| {
+                let v = self.aligned.volumes[m.index()].as_ref()?;
+                Some((m.name(), v.data.as_slice()))
+            })
+            .collect();
+        let working = case.working_grid();
+        let means = region_stats(
+            labels.working(),
+            working.dims,
+            &working.world_from_voxel,
+            None,
+            &scans,
+        )?;
+        for (r, m) in regions.iter_mut().zip(means) {
+            r.mean_intensity = m.mean_intensity;
+        }
+        Ok(Measurements { rano, regions })
     }
 
     /// One line per scan for people: its grid's part (the reference, on it, or registered to

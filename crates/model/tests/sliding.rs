@@ -426,3 +426,28 @@ fn windows_computed_apart_blend_into_the_same_segmentation() {
     bad.probabilities.truncate(10);
     assert!(short.land_window(&bad).is_err());
 }
+
+#[test]
+fn window_seconds_times_one_window_by_the_given_clock() {
+    let device = Device::flex();
+    let student = tiny().init_student(&device).unwrap();
+    let seg = Segmenter::new(
+        student,
+        SlidingWindowConfig::new().with_window([16, 16, 16]),
+        &device,
+    )
+    .unwrap();
+    // A clock that advances 250 ms at every reading: each run reads it twice.
+    let ticks = std::cell::Cell::new(0.0);
+    let clock = || {
+        ticks.set(ticks.get() + 250.0);
+        ticks.get()
+    };
+    let seconds = block_on(seg.window_seconds(clock)).unwrap();
+    assert_eq!(seconds, 0.25);
+    assert_eq!(ticks.get(), 1000.0, "two runs, each read the clock twice");
+    // On the real clock it is a positive time.
+    let started = std::time::Instant::now();
+    let real = block_on(seg.window_seconds(|| started.elapsed().as_secs_f64() * 1000.0)).unwrap();
+    assert!(real > 0.0 && real < 60.0, "{real}");
+}

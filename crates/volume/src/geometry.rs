@@ -99,7 +99,9 @@ impl Affine {
         self.0.iter().flatten().all(|v| v.is_finite()) && self.det3().abs() > 1e-12
     }
 
-    fn det3(&self) -> f64 {
+    /// The determinant of the 3×3 part: a voxel's volume in mm³ (signed: negative for a
+    /// left-handed grid).
+    pub fn det3(&self) -> f64 {
         let m = &self.0;
         m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
             - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])

@@ -79,6 +79,42 @@ pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
     (label, sizes)
 }
 
+/// The 26-connected components of `mask` (voxels touching by a face, an edge or a corner are
+/// one component, as lesions are counted in BraTS' lesion-wise evaluation), numbered as
+/// [`components`] numbers them.
+pub fn components_26(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+    let [nx, ny, nz] = dims;
+    let mut label = vec![0u32; mask.len()];
+    let mut sizes = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..mask.len().min(nx * ny * nz) {
+        if !mask[start] || label[start] != 0 {
+            continue;
+        }
+        let id = sizes.len() as u32 + 1;
+        label[start] = id;
+        stack.push(start);
+        let mut size = 0usize;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
+            for zz in z.saturating_sub(1)..=(z + 1).min(nz - 1) {
+                for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
+                    for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
+                        let j = xx + nx * (yy + ny * zz);
+                        if mask[j] && label[j] == 0 {
+                            label[j] = id;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+        }
+        sizes.push(size);
+    }
+    (label, sizes)
+}
+
 /// The largest 6-connected component of `mask` (x fastest on `dims`); empty if `mask` is.
 pub fn largest_component(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
     let (label, sizes) = components(mask, dims);
@@ -180,6 +216,26 @@ mod tests {
         assert!(filled[at(2, 2, 2)]);
         assert_eq!(count(&filled), 64);
         assert_eq!(count(&largest_component(&[false; 8], [2, 2, 2])), 0);
+    }
+
+    #[test]
+    fn corner_neighbours_are_one_component_only_with_26_connectivity() {
+        let dims = [6, 6, 6];
+        let mut m = vec![false; 216];
+        // A diagonal chain touching by corners, and a voxel apart from it.
+        for i in 0..4 {
+            m[at(i, i, i)] = true;
+        }
+        m[at(5, 0, 0)] = true;
+        assert_eq!(components(&m, dims).1.len(), 5);
+        let (label, sizes) = components_26(&m, dims);
+        assert_eq!(sizes, vec![4, 1]);
+        assert_eq!(label[at(3, 3, 3)], 1);
+        assert_eq!(label[at(5, 0, 0)], 2);
+        assert_eq!(label[at(1, 0, 0)], 0);
+        // On a solid cube both agree.
+        assert_eq!(components_26(&cube(), dims).1, vec![64]);
+        assert!(components_26(&[], [0, 0, 0]).1.is_empty());
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod worker {
 
     use crate::pool::Pool;
     use crate::segment::{load_pipeline, load_stripper, memory_bytes, prepare_files, report};
+    use adamm_app::backend::{auto_choice, Probe};
     use adamm_app::pool::helpers_for;
     use adamm_app::protocol::{BackendChoice, Reply, Request, BACKEND_CPU, BACKEND_WEBGPU};
     use adamm_model::burn::tensor::Device;
@@ -173,6 +174,8 @@ mod worker {
                         warnings: result.warnings,
                         transforms: Box::new(result.transforms),
                         brain: result.brain,
+                        measurements: Box::new(Some(result.measurements)),
+                        meshes: result.meshes,
                     },
                     Err(message) => Reply::Failed {
                         job: Some(job),
@@ -361,6 +364,31 @@ mod worker {
         })
     }
 
+    /// Auto on an adapter not known to be a software one: times one window on WebGPU and on
+    /// the CPU (as many workers as the pool would have) and keeps the faster, saying why. A
+    /// model that does not load is left for the caller to report.
+    async fn faster_of(bytes: &[u8], gpu: Device) -> (Device, &'static str, Option<String>) {
+        let now = || js_sys::Date::now();
+        let time = |device: Device| async move {
+            match load_pipeline(bytes, &device) {
+                Ok(p) => p.segmenter().window_seconds(now).await.unwrap_or(f64::NAN),
+                Err(_) => f64::NAN,
+            }
+        };
+        let webgpu_window_s = time(gpu.clone()).await;
+        let cpu_window_s = time(Device::flex()).await;
+        let choice = auto_choice(Probe {
+            webgpu_window_s,
+            cpu_window_s,
+            cpu_workers: helpers_for(cores(), usize::MAX).max(1),
+        });
+        if choice.webgpu {
+            (gpu, BACKEND_WEBGPU, Some(choice.note))
+        } else {
+            (Device::flex(), BACKEND_CPU, Some(choice.note))
+        }
+    }
+
     /// Whether this worker is a helper of another's pool (it never starts a pool itself).
     fn is_helper() -> bool {
         scope().name() == crate::pool::HELPER_NAME
@@ -389,7 +417,10 @@ mod worker {
                         "{why}, slower than the CPU path: choose WebGPU to use it all the same"
                     )),
                 ),
-                None => on_webgpu(webgpu().await),
+                None => match webgpu().await {
+                    Ok(gpu) => faster_of(&bytes, gpu).await,
+                    Err(why) => (Device::flex(), BACKEND_CPU, Some(why)),
+                },
             },
         };
         match load_pipeline(&bytes, &device) {

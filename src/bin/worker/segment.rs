@@ -34,6 +34,10 @@ pub struct Segmented {
     pub transforms: [Option<[f64; 16]>; 4],
     /// The brain mask on the reference grid (1 = brain), when the brain was extracted.
     pub brain: Option<Vec<u8>>,
+    /// RANO and per-region statistics of the labels, as `adamm segment` prints them.
+    pub measurements: adamm_measure::Measurements,
+    /// The surfaces of the brain and the tumour regions, as `adamm segment --mesh` writes them.
+    pub meshes: Vec<(String, adamm_measure::Mesh)>,
 }
 
 /// A case read and prepared for the network, with the times each step took (ms).
@@ -70,8 +74,8 @@ pub fn prepare_files(
 }
 
 /// What is reported about a segmented case: the notes (what was done, how long each step
-/// took, `extra` lines such as the memory used), the warnings, the registrations and the
-/// brain mask.
+/// took, `extra` lines such as the memory used), the warnings, the registrations, the brain
+/// mask and the measurements.
 pub fn report(
     prepared: &Prepared,
     labels: CaseLabels,
@@ -109,12 +113,22 @@ pub fn report(
         StripOutcome::Extracted => Some(case.brain_on_reference()?),
         _ => None,
     };
+    let measurements = scans.measure(case, &labels)?;
+    let brain_mask: Vec<bool> = case.brain_on_reference()?.iter().map(|&b| b > 0).collect();
+    let affine = scans
+        .header()
+        .world_from_voxel()
+        .map_err(PipelineError::Prepare)?;
+    let meshes =
+        adamm_measure::case_meshes(&labels.labels, scans.dims(), &affine, Some(&brain_mask))?;
     Ok(Segmented {
         labels,
         notes,
         warnings,
         transforms,
         brain,
+        measurements,
+        meshes,
     })
 }
 

@@ -8,7 +8,9 @@
 //! (3 mm slices, moved) must be registered and segmented as natively. A corrupt file must get
 //! its message. A whole-head scan as the scanner wrote it (real, 2-D, 6.5 mm slices) must have
 //! its brain extracted, outlined over the scan and the labels kept inside it, as natively.
-//! Every request the browser makes must go to the page's own origin. Screenshots and the
+//! The sample is timed in one worker, with the pool of workers, natively, and in one worker of
+//! a reference build without SIMD (`target/wasm-reference/`, served on a second origin).
+//! Every request the browser makes must go to the page's own origins. Screenshots and the
 //! timings are written to `target/e2e/`.
 
 use std::collections::BTreeMap;
@@ -69,7 +71,18 @@ fn mime(path: &Path) -> &'static str {
     }
 }
 
-fn serve(dist: PathBuf, log: Arc<Mutex<Vec<String>>>) -> Result<Server> {
+/// The reference worker built without SIMD by `cargo xtask test` (`worker.js` and
+/// `worker_bg.wasm`, bound as Trunk binds the shipped ones).
+fn reference_worker() -> PathBuf {
+    root().join("target/wasm-reference/dist")
+}
+
+/// The files of `overlay` that replace the same names in `dist/` (the worker's).
+const OVERLAID: [&str; 2] = ["worker.js", "worker_bg.wasm"];
+
+/// Serves `dist/`, with [`OVERLAID`] files taken from `overlay` when given, and records every
+/// path asked for in `log`.
+fn serve(dist: PathBuf, overlay: Option<PathBuf>, log: Arc<Mutex<Vec<String>>>) -> Result<Server> {
     let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::anyhow!("{e}"))?;
     let port = server
         .server_addr()
@@ -83,15 +96,15 @@ fn serve(dist: PathBuf, log: Arc<Mutex<Vec<String>>>) -> Result<Server> {
                 .expect("no thread panics holding the log")
                 .push(url.clone());
             let rel = url.trim_start_matches('/');
-            let path = if rel.is_empty() {
-                dist.join("index.html")
-            } else {
-                dist.join(rel)
+            let (root, path) = match &overlay {
+                Some(o) if OVERLAID.contains(&rel) => (o, o.join(rel)),
+                _ if rel.is_empty() => (&dist, dist.join("index.html")),
+                _ => (&dist, dist.join(rel)),
             };
             let inside = path
                 .canonicalize()
                 .ok()
-                .filter(|p| p.starts_with(dist.canonicalize().unwrap_or_default()));
+                .filter(|p| p.starts_with(root.canonicalize().unwrap_or_default()));
             let response = match inside.and_then(|p| std::fs::read(&p).ok().map(|b| (p, b))) {
                 Some((p, bytes)) => {
                     let header =
@@ -381,6 +394,49 @@ async fn segment(c: &Client, limit: Duration) -> Result<Timing> {
     }
 }
 
+/// What the 3-D view shows: lit pixels, red ones (ET, seen through the translucent regions
+/// around it: red to orange), and a hash of all of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SurfacePixels {
+    lit: u64,
+    red: u64,
+    hash: u64,
+}
+
+async fn surface_pixels(c: &Client) -> Result<SurfacePixels> {
+    let v = c
+        .execute(
+            "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
+             const t = document.createElement('canvas'); t.width = c.width; t.height = c.height; \
+             const x = t.getContext('2d'); x.drawImage(c, 0, 0); \
+             const d = x.getImageData(0, 0, t.width, t.height).data; \
+             let lit = 0, red = 0, hash = 0; \
+             for (let i = 0; i < d.length; i += 4) { \
+               if (d[i] + d[i + 1] + d[i + 2] > 90) lit++; \
+               if (d[i] > d[i + 1] + 20 && d[i] > d[i + 2] + 60) red++; \
+               hash = (hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) % 1000000007; \
+             } \
+             return [lit, red, hash];",
+            vec![],
+        )
+        .await?;
+    let n = |i: usize| v[i].as_u64().context("not a pixel count");
+    Ok(SurfacePixels {
+        lit: n(0)?,
+        red: n(1)?,
+        hash: n(2)?,
+    })
+}
+
+/// The slice captions of the three planes (where the crosshair is).
+async fn slice_captions(c: &Client) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::Css(".plane figcaption .slice")).await? {
+        out.push(e.text().await?);
+    }
+    Ok(out)
+}
+
 /// Clicks Download and returns the downloaded label map.
 async fn download(c: &Client, dir: &Path) -> Result<Volume> {
     c.find(Locator::Css("#download")).await?.click().await?;
@@ -644,15 +700,31 @@ async fn user_session() -> Result<()> {
         }
     }
 
+    let reference = reference_worker();
+    ensure!(
+        OVERLAID.iter().all(|f| reference.join(f).exists()),
+        "{} has no reference worker without SIMD: cargo xtask test builds it",
+        reference.display()
+    );
     let requests = Arc::new(Mutex::new(Vec::new()));
-    let server = serve(dist, requests.clone())?;
+    let server = serve(dist.clone(), None, requests.clone())?;
     let origin = format!("http://127.0.0.1:{}", server.port);
+    // The same page on a second origin, with the reference worker in place of the shipped one.
+    let reference_server = serve(dist, Some(reference), requests.clone())?;
+    let reference_origin = format!("http://127.0.0.1:{}", reference_server.port);
     let driver = start_driver()?;
     let downloads = tempfile::tempdir()?;
     let work = tempfile::tempdir()?;
     let c = connect(&driver, downloads.path()).await?;
 
-    let result = walk_through(&c, &origin, downloads.path(), work.path(), &mut report).await;
+    let result = walk_through(
+        &c,
+        [&origin, &reference_origin],
+        downloads.path(),
+        work.path(),
+        &mut report,
+    )
+    .await;
 
     // Whatever happened, every request the browser made must have stayed on this origin.
     let log = c.issue_cmd(Chrome::Log("performance")).await?;
@@ -691,7 +763,9 @@ async fn user_session() -> Result<()> {
     let foreign: Vec<&String> = urls
         .iter()
         .filter(|u| !local_schemes.iter().any(|s| u.starts_with(s)))
-        .filter(|u| !u.starts_with(&format!("{origin}/")))
+        .filter(|u| {
+            !u.starts_with(&format!("{origin}/")) && !u.starts_with(&format!("{reference_origin}/"))
+        })
         .collect();
     ensure!(foreign.is_empty(), "requests left the machine: {foreign:?}");
     let served = requests
@@ -702,13 +776,18 @@ async fn user_session() -> Result<()> {
         served.iter().any(|p| p.ends_with("adamm-light.bpk")),
         "the model was not fetched from the page's origin: {served:?}"
     );
-    println!("{} requests, all to {origin}", urls.len());
+    println!(
+        "{} requests, all to {origin} or {reference_origin}",
+        urls.len()
+    );
     Ok(())
 }
 
+/// What a user does, on the page served at `origin`; the sample's reference timing on
+/// `reference_origin` (the page with the worker built without SIMD).
 async fn walk_through(
     c: &Client,
-    origin: &str,
+    [origin, reference_origin]: [&str; 2],
     downloads: &Path,
     work: &Path,
     report: &mut Vec<String>,
@@ -1024,6 +1103,150 @@ async fn walk_through(
         table.contains("WT") && table.contains("ET"),
         "no metrics table: {table}"
     );
+    // RANO: the page measures as the native code does on the same labels, and a lesion's row
+    // brings its calipers onto the axial view.
+    let page_sum: f64 = c
+        .find(Locator::Css(".report.current .rano-sum"))
+        .await?
+        .attr("data-sum")
+        .await?
+        .context("the report has no RANO sum")?
+        .parse()?;
+    let native_rano =
+        adamm_measure::measure_rano(&native, input.dims(), &input.world_from_voxel())?;
+    let expected = native_rano.sum_of_products_mm2;
+    ensure!(
+        if identical {
+            (page_sum - expected).abs() < 1e-3
+        } else {
+            (page_sum - expected).abs() <= 0.1 * expected.max(1.0)
+        },
+        "RANO sum of products: the page says {page_sum} mm², the native code {expected} mm²"
+    );
+    let rows = c
+        .find_all(Locator::Css(".report.current table.rano tr.lesion"))
+        .await?;
+    ensure!(
+        !rows.is_empty(),
+        "no RANO lesion row (the sample has enhancing tumour)"
+    );
+    // The calipers' colour (`adamm_app::view::CALIPER`).
+    const CALIPER: [u8; 3] = [255, 0, 255];
+    rows[0].click().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calipers = pixels_of_colour(c, CALIPER).await?;
+    ensure!(
+        calipers > 10,
+        "clicking the first RANO lesion drew {calipers} caliper pixels on the axial view"
+    );
+    let first = rows[0].text().await?;
+    screenshot(c, "rano.png").await?;
+    report.push(format!(
+        "RANO on the sample: {} lesion(s), {} measurable, sum of products {page_sum:.0} mm² \
+         (native {expected:.0}); first row \"{}\"; its calipers {calipers} pixels on the axial \
+         view",
+        native_rano.lesions.len(),
+        native_rano.measurable,
+        first.replace(['\n', '\t'], " ")
+    ));
+    // The 3-D view: the surfaces are drawn (ET in red among them), a drag turns them, the wheel
+    // zooms, a click on them moves the planes, and they download as OBJ in world mm.
+    let before = surface_pixels(c).await?;
+    ensure!(
+        before.lit > 2000 && before.red > 50,
+        "the 3-D view shows too little: {before:?}"
+    );
+    let cursor_before = slice_captions(c).await?;
+    c.execute(
+        "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
+         const r = c.getBoundingClientRect(); \
+         const at = (type, dx) => c.dispatchEvent(new MouseEvent(type, {bubbles: true, \
+           clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2})); \
+         at('mousedown', 0); at('mousemove', 60); at('mouseup', 60);",
+        vec![],
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let turned = surface_pixels(c).await?;
+    ensure!(
+        turned.hash != before.hash,
+        "dragging did not turn the 3-D view"
+    );
+    ensure!(
+        slice_captions(c).await? == cursor_before,
+        "a drag moved the planes"
+    );
+    c.execute(
+        "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
+         c.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, bubbles: true, cancelable: true}));",
+        vec![],
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let zoomed = surface_pixels(c).await?;
+    ensure!(
+        zoomed.lit > turned.lit,
+        "zooming in did not enlarge the surfaces: {turned:?} → {zoomed:?}"
+    );
+    c.execute(
+        "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
+         const r = c.getBoundingClientRect(); \
+         const at = (type) => c.dispatchEvent(new MouseEvent(type, {bubbles: true, \
+           clientX: r.left + r.width / 2, clientY: r.top + r.height / 2})); \
+         at('mousedown'); at('mouseup');",
+        vec![],
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cursor_after = slice_captions(c).await?;
+    ensure!(
+        cursor_after != cursor_before,
+        "a click on the 3-D view did not move the planes ({cursor_before:?})"
+    );
+    screenshot(c, "surfaces.png").await?;
+    c.find(Locator::Css("#download-surfaces"))
+        .await?
+        .click()
+        .await?;
+    let obj = String::from_utf8(downloaded(c, downloads, "-surfaces.obj").await?)?;
+    let objects: Vec<&str> = obj.lines().filter(|l| l.starts_with("o ")).collect();
+    ensure!(
+        obj.contains("SPACE=RAS") && objects.contains(&"o ET") && objects.contains(&"o brain"),
+        "the surfaces' file lacks objects: {objects:?}"
+    );
+    // Its vertices lie within the sample's field of view, in world mm.
+    let affine = input.world_from_voxel();
+    let d = input.dims();
+    let corners: Vec<[f64; 3]> = (0..8)
+        .map(|k| affine.apply([0, 1, 2].map(|a| if k >> a & 1 == 1 { d[a] as f64 } else { -1.0 })))
+        .collect();
+    for line in obj.lines().filter(|l| l.starts_with("v ")).step_by(97) {
+        let p: Vec<f64> = line[2..]
+            .split(' ')
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        for a in 0..3 {
+            let lo = corners.iter().map(|c| c[a]).fold(f64::INFINITY, f64::min);
+            let hi = corners
+                .iter()
+                .map(|c| c[a])
+                .fold(f64::NEG_INFINITY, f64::max);
+            ensure!(
+                p[a] >= lo && p[a] <= hi,
+                "surface vertex {line} outside the scan"
+            );
+        }
+    }
+    report.push(format!(
+        "3-D view: {} lit pixels ({} red) → turned by a drag, {} lit after zooming in; a click \
+         moved the planes from {cursor_before:?} to {cursor_after:?}; surfaces file {} objects, \
+         {:.1} MB",
+        before.lit,
+        before.red,
+        zoomed.lit,
+        objects.len(),
+        obj.len() as f64 / 1e6
+    ));
     c.find(Locator::Css("#screenshot")).await?.click().await?;
     let png = downloaded(c, downloads, ".png").await?;
     ensure!(
@@ -1049,5 +1272,43 @@ async fn walk_through(
         "unexpected message for a wrong model file: {refused}"
     );
     report.push(format!("wrong model file: {refused}"));
+
+    // The reference: the same page with the worker built without SIMD (the wasm CPU path as
+    // it was), one worker, on the sample; timed against the runs above.
+    c.goto(&format!("{reference_origin}/")).await?;
+    wait_for(
+        c,
+        ".model-state[data-state='ready']",
+        Duration::from_secs(120),
+    )
+    .await?;
+    choose_backend(c, "cpu").await?;
+    load_sample(c).await?;
+    choose_workers(c, "1").await?;
+    let plain = segment(c, Duration::from_secs(900)).await?;
+    let plain_labels = labels_of(&download(c, downloads).await?)?;
+    let d = dice(&plain_labels, &native, &input)?;
+    report.push(format!(
+        "sample 240×240×155 on the CPU backend, wall time in the worker: one worker without \
+         SIMD (reference build) {:.1} s ({:.2}× native), one worker with SIMD {:.1} s ({:.2}×), \
+         the pool with SIMD {:.1} s ({:.2}×), native {native_seconds:.1} s; SIMD {:.2}× faster, \
+         the pool {:.2}× faster than one worker without SIMD; the reference's labels identical \
+         to the shipped build's: {}; Dice vs native {d:?}",
+        plain.worker,
+        plain.worker / native_seconds,
+        alone.worker,
+        alone.worker / native_seconds,
+        pooled.worker,
+        pooled.worker / native_seconds,
+        plain.worker / alone.worker,
+        plain.worker / pooled.worker,
+        plain_labels == alone_labels,
+    ));
+    for (region, value) in &d {
+        ensure!(
+            *value >= 0.99,
+            "the build without SIMD and native disagree on {region}: Dice {value}"
+        );
+    }
     Ok(())
 }
