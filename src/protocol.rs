@@ -146,8 +146,13 @@ pub enum Reply {
         /// RANO and per-region statistics of the labels (as `adamm segment` prints them);
         /// their JavaScript form is the JSON text.
         measurements: Box<Option<Measurements>>,
-        /// The surfaces of the brain and the tumour regions (`adamm_measure::case_meshes`),
-        /// named; their buffers are transferred.
+    },
+    /// After [`Reply::Done`]: the surfaces of job `job`'s brain and tumour regions
+    /// (`adamm_measure::case_meshes`), named, for the 3-D view; their buffers are transferred.
+    Surfaces {
+        /// The job.
+        job: u32,
+        /// The meshes, world RAS mm.
         meshes: Vec<(String, Mesh)>,
     },
     /// From a helper to its pool's worker: window `index` of job `job` ([`Request::Window`]).
@@ -512,29 +517,9 @@ impl Reply {
                 transforms,
                 brain,
                 measurements,
-                meshes,
             } => {
                 let o = object("done");
-                let list = Array::new();
-                for (name, mesh) in meshes {
-                    let m = Object::new();
-                    set(&m, "name", &name.as_str().into());
-                    let flat = |v: &[[f32; 3]]| {
-                        js_sys::Float32Array::from(
-                            v.iter().flatten().copied().collect::<Vec<_>>().as_slice(),
-                        )
-                    };
-                    set(&m, "positions", &flat(&mesh.positions).into());
-                    set(&m, "normals", &flat(&mesh.normals).into());
-                    let indices: Vec<u32> = mesh.triangles.iter().flatten().copied().collect();
-                    set(
-                        &m,
-                        "indices",
-                        &js_sys::Uint32Array::from(indices.as_slice()).into(),
-                    );
-                    list.push(&m);
-                }
-                set(&o, "meshes", &list.into());
+
                 set(
                     &o,
                     "measurements",
@@ -568,6 +553,31 @@ impl Reply {
                     }));
                 }
                 set(&o, "transforms", &list.into());
+                o.into()
+            }
+            Reply::Surfaces { job, meshes } => {
+                let o = object("surfaces");
+                set(&o, "job", &(*job).into());
+                let list = Array::new();
+                for (name, mesh) in meshes {
+                    let m = Object::new();
+                    set(&m, "name", &name.as_str().into());
+                    let flat = |v: &[[f32; 3]]| {
+                        js_sys::Float32Array::from(
+                            v.iter().flatten().copied().collect::<Vec<_>>().as_slice(),
+                        )
+                    };
+                    set(&m, "positions", &flat(&mesh.positions).into());
+                    set(&m, "normals", &flat(&mesh.normals).into());
+                    let indices: Vec<u32> = mesh.triangles.iter().flatten().copied().collect();
+                    set(
+                        &m,
+                        "indices",
+                        &js_sys::Uint32Array::from(indices.as_slice()).into(),
+                    );
+                    list.push(&m);
+                }
+                set(&o, "meshes", &list.into());
                 o.into()
             }
             Reply::Window {
@@ -679,7 +689,6 @@ impl Reply {
                             )
                         }
                     },
-                    meshes: get_meshes(v)?,
                     measurements: Box::new(match get(v, "measurements")?.as_string() {
                         None => None,
                         Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
@@ -688,6 +697,10 @@ impl Reply {
                     }),
                 })
             }
+            "surfaces" => Ok(Reply::Surfaces {
+                job: get_u32(v, "job")?,
+                meshes: get_meshes(v)?,
+            }),
             "window" => Ok(Reply::Window {
                 job: get_u32(v, "job")?,
                 index: get_u32(v, "index")?,

@@ -106,6 +106,13 @@ pub enum Next {
     PostModel,
     /// Show this result.
     Show(Rc<Outcome>),
+    /// Give the result of job `job`, if it is still shown, these surfaces.
+    Surfaces {
+        /// The job.
+        job: u32,
+        /// The meshes.
+        meshes: Vec<(String, adamm_measure::Mesh)>,
+    },
 }
 
 /// The page's side of its conversation with the worker.
@@ -176,7 +183,6 @@ impl Session {
                 transforms,
                 brain,
                 measurements,
-                meshes,
             } => {
                 let Some(finished) = self.job.take_if(|j| j.id == job) else {
                     // A job the page no longer waits for.
@@ -195,7 +201,7 @@ impl Session {
                     warnings,
                     brain,
                     measurements: *measurements,
-                    meshes,
+                    meshes: Vec::new(),
                     transforms: (*transforms).map(|t| {
                         t.map(|m| {
                             Affine(std::array::from_fn(|r| {
@@ -229,6 +235,7 @@ impl Session {
                      reload the page."
                 ));
             }
+            Reply::Surfaces { job, meshes } => return Next::Surfaces { job, meshes },
             // Only a helper of the worker's own pool sends windows; the page never asks.
             Reply::Window { .. } => {}
         }
@@ -332,7 +339,6 @@ mod tests {
             transforms: Box::new([None; 4]),
             brain: None,
             measurements: Box::new(None),
-            meshes: Vec::new(),
         }
     }
 
@@ -372,6 +378,17 @@ mod tests {
         assert!(metrics.iter().all(|(_, m)| m.dice == 1.0), "{metrics:?}");
         assert_eq!(outcome.prediction.backend, BACKEND_CPU);
         assert!(session.job.is_none() && session.notice.is_none());
+        // The surfaces come after the labels, for the page to give that job's result.
+        assert!(outcome.prediction.meshes.is_empty());
+        let meshes = vec![("ET".to_owned(), adamm_measure::Mesh::default())];
+        let next = session.on_reply(Reply::Surfaces {
+            job: 7,
+            meshes: meshes.clone(),
+        });
+        assert!(
+            matches!(&next, Next::Surfaces { job: 7, meshes: m } if *m == meshes),
+            "{next:?}"
+        );
     }
 
     #[test]

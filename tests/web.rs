@@ -186,13 +186,22 @@ fn worker_messages_survive_their_javascript_form() {
         transforms: Box::new([None; 4]),
         brain: Some(vec![1; 10]),
         measurements: Box::new(None),
-        meshes: vec![("ET".into(), triangle())],
     }
     .to_js();
     assert_eq!(
         Reply::transfer(&done).length(),
-        5,
-        "the label map's, the brain mask's and the mesh's three buffers are transferred"
+        2,
+        "the label map's and the brain mask's buffers are transferred"
+    );
+    let surfaces = Reply::Surfaces {
+        job: 3,
+        meshes: vec![("ET".into(), triangle())],
+    }
+    .to_js();
+    assert_eq!(
+        Reply::transfer(&surfaces).length(),
+        3,
+        "a mesh's positions, normals and triangles are transferred"
     );
     assert_eq!(Reply::transfer(&Reply::Started.to_js()).length(), 0);
     let window = Reply::Window {
@@ -233,13 +242,16 @@ fn worker_messages_survive_their_javascript_form() {
             warnings: vec!["the field of view cuts the brain".into()],
             brain: None,
             measurements: Box::new(Some(measured())),
-            meshes: vec![("ET".into(), triangle()), ("brain".into(), triangle())],
             transforms: Box::new([
                 Some(std::array::from_fn(|i| i as f64 * 0.5)),
                 None,
                 None,
                 Some([1.0; 16]),
             ]),
+        },
+        Reply::Surfaces {
+            job: 1,
+            meshes: vec![("ET".into(), triangle()), ("brain".into(), triangle())],
         },
         Reply::Failed {
             job: None,

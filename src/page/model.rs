@@ -50,7 +50,7 @@ pub fn ModelSection() -> impl IntoView {
                     on:change=on_backend
                     prop:value=move || choice.get().key()
                 >
-                    <option value="auto">"the fastest: WebGPU or the CPU, whichever runs faster here"</option>
+                    <option value="auto">"the fastest (WebGPU or CPU, timed)"</option>
                     <option value="webgpu">"WebGPU, even on a software adapter"</option>
                     <option value="cpu">"CPU"</option>
                 </select>

@@ -50,7 +50,8 @@ struct Scene {
     gl: Gl,
     program: WebGlProgram,
     meshes: Vec<Uploaded>,
-    job: u32,
+    /// The result (its job) and how many surfaces it had when uploaded: they arrive after it.
+    key: (u32, usize),
 }
 
 fn shader(gl: &Gl, kind: u32, source: &str) -> Result<WebGlShader, String> {
@@ -151,8 +152,20 @@ fn scene(canvas: &web_sys::HtmlCanvasElement, outcome: &Outcome) -> Result<Scene
         gl,
         program,
         meshes,
-        job: outcome.job,
+        key: (outcome.job, outcome.prediction.meshes.len()),
     })
+}
+
+impl Scene {
+    /// Frees its buffers and program (a new result's scene replaces it).
+    fn release(&self) {
+        for m in &self.meshes {
+            for b in [&m.positions, &m.normals, &m.indices] {
+                self.gl.delete_buffer(Some(b));
+            }
+        }
+        self.gl.delete_program(Some(&self.program));
+    }
 }
 
 /// Draws `scene` as `camera` sees it.
@@ -221,7 +234,8 @@ pub fn SurfaceView() -> impl IntoView {
         let (Some(el), Some(o)) = (canvas.get(), state.outcome.get()) else {
             return;
         };
-        if held.with_value(|s| s.as_ref().is_some_and(|s| s.job == o.job)) {
+        let key = (o.job, o.prediction.meshes.len());
+        if held.with_value(|s| s.as_ref().is_some_and(|s| s.key == key)) {
             return;
         }
         match scene(&el, &o) {
@@ -229,6 +243,9 @@ pub fn SurfaceView() -> impl IntoView {
                 let meshes: Vec<&adamm_measure::Mesh> =
                     o.prediction.meshes.iter().map(|(_, m)| m).collect();
                 camera.set(Camera::framing(&meshes));
+                if let Some(old) = held.get_value() {
+                    old.release();
+                }
                 held.set_value(Some(Rc::new(s)));
                 problem.set(None);
             }

@@ -162,6 +162,13 @@ fn on_message(state: State, event: &MessageEvent) {
     match state.session.try_update(|s| s.on_reply(reply)) {
         Some(Next::PostModel) => post_model(state),
         Some(Next::Show(outcome)) => state.outcome.set(Some(outcome)),
+        Some(Next::Surfaces { job, meshes }) => state.outcome.update(|o| {
+            if let Some(shown) = o.as_mut().filter(|o| o.job == job) {
+                let mut with = (**shown).clone();
+                with.prediction.meshes = meshes;
+                *shown = std::rc::Rc::new(with);
+            }
+        }),
         Some(Next::Nothing) | None => {}
     }
 }

@@ -31,6 +31,9 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const APP_PACKAGE: &str = "adamm-app";
 /// The segmentation worker's binary in [`APP_PACKAGE`] (`src/bin/worker/`).
 const WORKER_BIN: &str = "worker";
+/// The feature of [`APP_PACKAGE`] that builds the worker (it brings in the network, Burn):
+/// clippy lints the worker with it; the page and its state-logic tests build without it.
+const WORKER_FEATURE: &str = "adamm-app/worker";
 /// Where `cargo xtask test` builds the reference worker without SIMD (its own Cargo target
 /// folder, since other compiler flags rebuild every crate): `dist/` under it holds `worker.js`
 /// and `worker_bg.wasm`, which the browser test serves in place of the shipped ones to time
@@ -298,6 +301,8 @@ fn test(steps: &mut Steps) -> Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--features",
+            WORKER_FEATURE,
             "--",
             "-D",
             "warnings",
@@ -312,6 +317,8 @@ fn test(steps: &mut Steps) -> Result<()> {
             "--target",
             WASM_TARGET,
             "--all-targets",
+            "--features",
+            WORKER_FEATURE,
             "--",
             "-D",
             "warnings",
@@ -359,6 +366,8 @@ fn build_reference_worker(steps: &mut Steps) -> Result<()> {
                 APP_PACKAGE,
                 "--bin",
                 WORKER_BIN,
+                "--features",
+                WORKER_FEATURE,
                 "--target",
                 WASM_TARGET,
             ])

@@ -164,24 +164,33 @@ mod worker {
                 let started = js_sys::Date::now();
                 let result =
                     segment(&pipeline, stripper.as_deref(), strip, workers, job, files).await;
-                post(&match result {
-                    Ok(result) => Reply::Done {
-                        job,
-                        labels: result.labels.labels,
-                        presence: result.labels.presence,
-                        seconds: (js_sys::Date::now() - started) / 1000.0,
-                        notes: result.notes,
-                        warnings: result.warnings,
-                        transforms: Box::new(result.transforms),
-                        brain: result.brain,
-                        measurements: Box::new(Some(result.measurements)),
-                        meshes: result.meshes,
-                    },
-                    Err(message) => Reply::Failed {
+                match result {
+                    Ok(result) => {
+                        post(&Reply::Done {
+                            job,
+                            labels: result.labels.labels,
+                            presence: result.labels.presence,
+                            seconds: (js_sys::Date::now() - started) / 1000.0,
+                            notes: result.notes,
+                            warnings: result.warnings,
+                            transforms: Box::new(result.transforms),
+                            brain: result.brain,
+                            measurements: Box::new(Some(result.measurements)),
+                        });
+                        // The surfaces follow the labels: the result is on screen while they
+                        // are made. Without them the 3-D view stays empty; the labels stand.
+                        match result.surfaces.meshes() {
+                            Ok(meshes) => post(&Reply::Surfaces { job, meshes }),
+                            Err(e) => web_sys::console::warn_1(
+                                &format!("the surfaces could not be made: {e}").into(),
+                            ),
+                        }
+                    }
+                    Err(message) => post(&Reply::Failed {
                         job: Some(job),
                         message,
-                    },
-                });
+                    }),
+                }
             }
             Err(e) => post(&Reply::Refused {
                 message: e.to_string(),

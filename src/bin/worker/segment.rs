@@ -36,8 +36,28 @@ pub struct Segmented {
     pub brain: Option<Vec<u8>>,
     /// RANO and per-region statistics of the labels, as `adamm segment` prints them.
     pub measurements: adamm_measure::Measurements,
-    /// The surfaces of the brain and the tumour regions, as `adamm segment --mesh` writes them.
-    pub meshes: Vec<(String, adamm_measure::Mesh)>,
+    /// What the surfaces are made from, once the labels are posted ([`Surfaces::meshes`]).
+    pub surfaces: Surfaces,
+}
+
+/// A segmented case's labels and brain on the reference grid: its surfaces for the 3-D view.
+pub struct Surfaces {
+    labels: Vec<u8>,
+    brain: Vec<bool>,
+    dims: [usize; 3],
+    world_from_voxel: adamm_volume::Affine,
+}
+
+impl Surfaces {
+    /// The brain's and the tumour regions' surfaces, as `adamm segment --mesh` writes them.
+    pub fn meshes(&self) -> Result<Vec<(String, adamm_measure::Mesh)>, PipelineError> {
+        Ok(adamm_measure::case_meshes(
+            &self.labels,
+            self.dims,
+            &self.world_from_voxel,
+            Some(&self.brain),
+        )?)
+    }
 }
 
 /// A case read and prepared for the network, with the times each step took (ms).
@@ -114,13 +134,15 @@ pub fn report(
         _ => None,
     };
     let measurements = scans.measure(case, &labels)?;
-    let brain_mask: Vec<bool> = case.brain_on_reference()?.iter().map(|&b| b > 0).collect();
-    let affine = scans
-        .header()
-        .world_from_voxel()
-        .map_err(PipelineError::Prepare)?;
-    let meshes =
-        adamm_measure::case_meshes(&labels.labels, scans.dims(), &affine, Some(&brain_mask))?;
+    let surfaces = Surfaces {
+        labels: labels.labels.clone(),
+        brain: case.brain_on_reference()?.iter().map(|&b| b > 0).collect(),
+        dims: scans.dims(),
+        world_from_voxel: scans
+            .header()
+            .world_from_voxel()
+            .map_err(PipelineError::Prepare)?,
+    };
     Ok(Segmented {
         labels,
         notes,
@@ -128,7 +150,7 @@ pub fn report(
         transforms,
         brain,
         measurements,
-        meshes,
+        surfaces,
     })
 }
 

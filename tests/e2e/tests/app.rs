@@ -1151,7 +1151,15 @@ async fn walk_through(
     ));
     // The 3-D view: the surfaces are drawn (ET in red among them), a drag turns them, the wheel
     // zooms, a click on them moves the planes, and they download as OBJ in world mm.
-    let before = surface_pixels(c).await?;
+    // The surfaces follow the labels from the worker: wait for them.
+    let started = Instant::now();
+    let before = loop {
+        let p = surface_pixels(c).await?;
+        if (p.lit > 2000 && p.red > 50) || started.elapsed() > Duration::from_secs(20) {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     ensure!(
         before.lit > 2000 && before.red > 50,
         "the 3-D view shows too little: {before:?}"
