@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use adamm_app::outcome::Outcome;
 use adamm_app::surface::{multiply, pick, surface_style, Camera};
+use adamm_app::view::CROSSHAIR;
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -17,9 +18,11 @@ in vec3 position;
 in vec3 normal;
 uniform mat4 view_projection;
 uniform mat4 view;
+uniform float point_size;
 out vec3 v_normal;
 void main() {
     gl_Position = view_projection * vec4(position, 1.0);
+    gl_PointSize = point_size;
     v_normal = mat3(view) * normal;
 }
 "#;
@@ -28,10 +31,12 @@ const FRAGMENT: &str = r#"#version 300 es
 precision mediump float;
 in vec3 v_normal;
 uniform vec4 colour;
+uniform float unlit;
 out vec4 out_colour;
 void main() {
-    // Two-sided: lit by a light at the eye, whichever side faces it.
-    float light = 0.3 + 0.7 * abs(normalize(v_normal).z);
+    // Two-sided: lit by a light at the eye, whichever side faces it (the crosshair: unlit,
+    // and without normals).
+    float light = unlit > 0.5 ? 1.0 : 0.3 + 0.7 * abs(normalize(v_normal).z);
     out_colour = vec4(colour.rgb * light, colour.a);
 }
 "#;
@@ -168,8 +173,17 @@ impl Scene {
     }
 }
 
-/// Draws `scene` as `camera` sees it.
-fn draw(scene: &Scene, camera: &Camera, width: u32, height: u32) {
+/// The crosshair's colour in 3-D: the planes' ([`CROSSHAIR`]).
+const CURSOR: [f32; 4] = [
+    CROSSHAIR[0] as f32 / 255.0,
+    CROSSHAIR[1] as f32 / 255.0,
+    CROSSHAIR[2] as f32 / 255.0,
+    1.0,
+];
+
+/// Draws `scene` as `camera` sees it, with the planes' crosshair at `cursor` (world mm) as a
+/// square dot and three short lines along the world axes, seen through the surfaces.
+fn draw(scene: &Scene, camera: &Camera, cursor: Option<[f32; 3]>, width: u32, height: u32) {
     let gl = &scene.gl;
     gl.viewport(0, 0, width as i32, height as i32);
     gl.clear_color(0.06, 0.07, 0.09, 1.0);
@@ -201,6 +215,37 @@ fn draw(scene: &Scene, camera: &Camera, width: u32, height: u32) {
         gl.draw_elements_with_i32(Gl::TRIANGLES, m.count, Gl::UNSIGNED_INT, 0);
     }
     gl.depth_mask(true);
+    if let Some(c) = cursor {
+        let l = 0.12 * camera.radius;
+        let mut lines = Vec::with_capacity(21);
+        for axis in 0..3 {
+            for sign in [-1.0, 1.0] {
+                let mut p = c;
+                p[axis] += sign * l;
+                lines.extend(p);
+            }
+        }
+        lines.extend(c);
+        if let Ok(b) = buffer(
+            gl,
+            Gl::ARRAY_BUFFER,
+            &js_sys::Float32Array::from(lines.as_slice()),
+        ) {
+            gl.disable(Gl::DEPTH_TEST);
+            gl.uniform1f(uniform("unlit").as_ref(), 1.0);
+            gl.uniform4fv_with_f32_array(colour.as_ref(), &CURSOR);
+            gl.enable_vertex_attrib_array(0);
+            gl.vertex_attrib_pointer_with_i32(0, 3, Gl::FLOAT, false, 0, 0);
+            gl.disable_vertex_attrib_array(1);
+            gl.vertex_attrib3f(1, 0.0, 0.0, 1.0);
+            gl.draw_arrays(Gl::LINES, 0, 6);
+            gl.uniform1f(uniform("point_size").as_ref(), 9.0);
+            gl.draw_arrays(Gl::POINTS, 6, 1);
+            gl.uniform1f(uniform("point_size").as_ref(), 1.0);
+            gl.uniform1f(uniform("unlit").as_ref(), 0.0);
+            gl.delete_buffer(Some(&b));
+        }
+    }
 }
 
 /// Offers the result's surfaces as one OBJ file (world RAS mm).
@@ -252,12 +297,25 @@ pub fn SurfaceView() -> impl IntoView {
             Err(why) => problem.set(Some(why)),
         }
     });
+    // The crosshair in world mm: canonical voxel → the labels' grid → world.
+    let cursor_mm = move || {
+        let cursor = state.view.cursor.get();
+        let o = state.outcome.get()?;
+        let u = state.view.underlay.get()?;
+        let native = u
+            .map
+            .native_from_canonical()
+            .apply(cursor.map(|c| c as f64));
+        let world = o.grid.world_from_voxel().ok()?.apply(native);
+        Some(world.map(|v| v as f32))
+    };
     Effect::new(move |_| {
         let (Some(el), Some(cam)) = (canvas.get(), camera.get()) else {
             return;
         };
+        let cursor = cursor_mm();
         if let Some(s) = held.get_value() {
-            draw(&s, &cam, el.width(), el.height());
+            draw(&s, &cam, cursor, el.width(), el.height());
         }
     });
     // A drag in progress: where it started, the camera then, and whether it moved.

@@ -204,6 +204,9 @@ async fn connect(driver: &Driver, downloads: &Path) -> Result<Client> {
         // Containers often give /dev/shm only 64 MB; the renderer's large buffers go to /tmp.
         "--disable-dev-shm-usage",
         "--enable-unsafe-webgpu",
+        // WebGL (the 3-D view) on SwiftShader without a GPU: Chromium deprecates the automatic
+        // fallback and asks for this flag.
+        "--enable-unsafe-swiftshader",
         "--window-size=1400,1100",
     ];
     let profile = tempfile::tempdir()?;
@@ -1211,6 +1214,25 @@ async fn walk_through(
         cursor_after != cursor_before,
         "a click on the 3-D view did not move the planes ({cursor_before:?})"
     );
+    // The planes' crosshair is drawn in the 3-D view too, in its colour.
+    let crosshair = c
+        .execute(
+            "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
+             const t = document.createElement('canvas'); t.width = c.width; t.height = c.height; \
+             const x = t.getContext('2d'); x.drawImage(c, 0, 0); \
+             const d = x.getImageData(0, 0, t.width, t.height).data; let n = 0; \
+             for (let i = 0; i < d.length; i += 4) \
+               if (d[i] > 240 && Math.abs(d[i + 1] - 200) < 12 && d[i + 2] < 20) n++; \
+             return n;",
+            vec![],
+        )
+        .await?
+        .as_u64()
+        .context("not a pixel count")?;
+    ensure!(
+        crosshair > 10,
+        "the crosshair is not drawn in the 3-D view ({crosshair} pixels)"
+    );
     screenshot(c, "surfaces.png").await?;
     c.find(Locator::Css("#download-surfaces"))
         .await?
@@ -1247,8 +1269,8 @@ async fn walk_through(
     }
     report.push(format!(
         "3-D view: {} lit pixels ({} red) → turned by a drag, {} lit after zooming in; a click \
-         moved the planes from {cursor_before:?} to {cursor_after:?}; surfaces file {} objects, \
-         {:.1} MB",
+         moved the planes from {cursor_before:?} to {cursor_after:?} ({crosshair} crosshair pixels \
+         in 3-D); surfaces file {} objects, {:.1} MB",
         before.lit,
         before.red,
         zoomed.lit,
