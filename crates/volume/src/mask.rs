@@ -48,35 +48,128 @@ pub fn face_neighbours(i: usize, dims: [usize; 3], mut f: impl FnMut(usize)) {
     }
 }
 
-/// The 6-connected components of `mask`: per voxel its component's number (1, 2, …; 0
-/// outside the mask), and each component's size in voxels (component `k` at index `k − 1`).
-pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
-    let mut label = vec![0u32; mask.len()];
-    let mut sizes = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..mask.len() {
-        if !mask[start] || label[start] != 0 {
+/// The smallest box `[lo, hi]` (inclusive, voxel indices) holding every voxel of `mask`.
+fn bounding_box(mask: &[bool], dims: [usize; 3]) -> Option<([usize; 3], [usize; 3])> {
+    let [nx, ny, _] = dims;
+    let mut lo = dims;
+    let mut hi = [0usize; 3];
+    let mut any = false;
+    for (row, chunk) in mask.chunks_exact(nx.max(1)).enumerate() {
+        let (Some(first), Some(last)) = (
+            chunk.iter().position(|&m| m),
+            chunk.iter().rposition(|&m| m),
+        ) else {
             continue;
-        }
-        sizes.push(0usize);
-        let id = sizes.len() as u32;
-        label[start] = id;
-        stack.push(start);
-        let mut size = 0usize;
-        while let Some(i) = stack.pop() {
-            size += 1;
-            face_neighbours(i, dims, |j| {
-                if mask[j] && label[j] == 0 {
-                    label[j] = id;
-                    stack.push(j);
-                }
-            });
-        }
-        if let Some(s) = sizes.last_mut() {
-            *s = size;
+        };
+        any = true;
+        let (y, z) = (row % ny, row / ny);
+        lo = [lo[0].min(first), lo[1].min(y), lo[2].min(z)];
+        hi = [hi[0].max(last), hi[1].max(y), hi[2].max(z)];
+    }
+    any.then_some((lo, hi))
+}
+
+/// A box of a grid, with a one-voxel border of `false` around it: on it a voxel's 6 neighbours
+/// are always at `i ± 1`, `i ± px`, `i ± px·py` (no bounds checks, no divisions).
+struct Padded {
+    dims: [usize; 3],
+    lo: [usize; 3],
+    size: [usize; 3],
+}
+
+impl Padded {
+    /// The box `[lo, hi]` of a `dims` grid.
+    fn new(dims: [usize; 3], lo: [usize; 3], hi: [usize; 3]) -> Padded {
+        Padded {
+            dims,
+            lo,
+            size: [0, 1, 2].map(|a| hi[a] - lo[a] + 3),
         }
     }
-    (label, sizes)
+
+    fn len(&self) -> usize {
+        self.size.iter().product()
+    }
+
+    /// Index steps to the 6 neighbours.
+    fn steps(&self) -> [usize; 3] {
+        [1, self.size[0], self.size[0] * self.size[1]]
+    }
+
+    /// For each row of the box: its first index on the grid and on the padded box, and its
+    /// length.
+    fn rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let [nx, ny, _] = self.dims;
+        let [px, py, pz] = self.size;
+        (0..pz - 2).flat_map(move |z| {
+            (0..py - 2).map(move |y| {
+                let grid = self.lo[0] + nx * ((self.lo[1] + y) + ny * (self.lo[2] + z));
+                let boxed = 1 + px * ((y + 1) + py * (z + 1));
+                (grid, boxed, px - 2)
+            })
+        })
+    }
+
+    /// `values` of the grid, inside the box, `fill` on the border.
+    fn cut<T: Copy>(&self, values: &[T], fill: T) -> Vec<T> {
+        let mut out = vec![fill; self.len()];
+        for (g, b, n) in self.rows() {
+            out[b..b + n].copy_from_slice(&values[g..g + n]);
+        }
+        out
+    }
+
+    /// The box's `values` written into a grid of `outside` elsewhere.
+    fn paste<T: Copy>(&self, values: &[T], outside: T) -> Vec<T> {
+        let mut out = vec![outside; self.dims.iter().product()];
+        for (g, b, n) in self.rows() {
+            out[g..g + n].copy_from_slice(&values[b..b + n]);
+        }
+        out
+    }
+}
+
+/// The 6-connected components of `mask`: per voxel its component's number (1, 2, …; 0
+/// outside the mask), and each component's size in voxels (component `k` at index `k − 1`).
+/// Components are numbered in the order their first voxel comes (x fastest).
+pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+    if mask.len() != dims.iter().product::<usize>() {
+        return (vec![0; mask.len()], Vec::new());
+    }
+    let Some((lo, hi)) = bounding_box(mask, dims) else {
+        return (vec![0; mask.len()], Vec::new());
+    };
+    // Only the mask's box holds voxels; its border is outside the mask.
+    let boxed = Padded::new(dims, lo, hi);
+    let inside = boxed.cut(mask, false);
+    let steps = boxed.steps();
+    let mut label = vec![0u32; inside.len()];
+    let mut sizes = Vec::new();
+    let mut stack = Vec::new();
+    for (_, row, n) in boxed.rows() {
+        for start in row..row + n {
+            if !inside[start] || label[start] != 0 {
+                continue;
+            }
+            let id = sizes.len() as u32 + 1;
+            label[start] = id;
+            stack.push(start);
+            let mut size = 0usize;
+            while let Some(i) = stack.pop() {
+                size += 1;
+                for s in steps {
+                    for j in [i - s, i + s] {
+                        if inside[j] && label[j] == 0 {
+                            label[j] = id;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+            sizes.push(size);
+        }
+    }
+    (boxed.paste(&label, 0), sizes)
 }
 
 /// The 26-connected components of `mask` (voxels touching by a face, an edge or a corner are
@@ -128,26 +221,36 @@ pub fn largest_component(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
 /// `mask` with its holes filled: every background voxel not 6-connected to the border of the
 /// grid through background becomes foreground.
 pub fn fill_holes(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
-    let [nx, ny, nz] = dims;
-    let mut outside = vec![false; mask.len()];
-    let mut stack = Vec::new();
-    for i in 0..mask.len() {
-        let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
-        let border = x == 0 || y == 0 || z == 0 || x + 1 == nx || y + 1 == ny || z + 1 == nz;
-        if border && !mask[i] && !outside[i] {
-            outside[i] = true;
-            stack.push(i);
-            while let Some(k) = stack.pop() {
-                face_neighbours(k, dims, |j| {
-                    if !mask[j] && !outside[j] {
-                        outside[j] = true;
-                        stack.push(j);
-                    }
-                });
+    if mask.len() != dims.iter().product::<usize>() {
+        return mask.to_vec();
+    }
+    let Some((lo, hi)) = bounding_box(mask, dims) else {
+        return mask.to_vec();
+    };
+    // Holes lie inside the mask's box. Its border is background reached from the grid's
+    // border (around the box there is no mask), so one flood from a border voxel finds every
+    // background voxel of the box that is not a hole.
+    let boxed = Padded::new(dims, lo, hi);
+    let inside = boxed.cut(mask, false);
+    let steps = boxed.steps();
+    let n = inside.len();
+    let mut outside = vec![false; n];
+    let mut stack = vec![0usize];
+    outside[0] = true;
+    while let Some(i) = stack.pop() {
+        for s in steps {
+            if i >= s && !inside[i - s] && !outside[i - s] {
+                outside[i - s] = true;
+                stack.push(i - s);
+            }
+            if i + s < n && !inside[i + s] && !outside[i + s] {
+                outside[i + s] = true;
+                stack.push(i + s);
             }
         }
     }
-    outside.iter().map(|&o| !o).collect()
+    let filled: Vec<bool> = outside.iter().map(|&o| !o).collect();
+    boxed.paste(&filled, false)
 }
 
 /// `mask` grown by `steps` voxels (6-connected steps: a city-block ball).
@@ -216,6 +319,75 @@ mod tests {
         assert!(filled[at(2, 2, 2)]);
         assert_eq!(count(&filled), 64);
         assert_eq!(count(&largest_component(&[false; 8], [2, 2, 2])), 0);
+    }
+
+    /// Plain, bounds-checked references for the box-cropped implementations.
+    fn reference_components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+        let mut label = vec![0u32; mask.len()];
+        let mut sizes = Vec::new();
+        for start in 0..mask.len() {
+            if !mask[start] || label[start] != 0 {
+                continue;
+            }
+            let id = sizes.len() as u32 + 1;
+            label[start] = id;
+            let mut stack = vec![start];
+            let mut size = 0;
+            while let Some(i) = stack.pop() {
+                size += 1;
+                face_neighbours(i, dims, |j| {
+                    if mask[j] && label[j] == 0 {
+                        label[j] = id;
+                        stack.push(j);
+                    }
+                });
+            }
+            sizes.push(size);
+        }
+        (label, sizes)
+    }
+
+    fn reference_fill_holes(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
+        let [nx, ny, nz] = dims;
+        let mut outside = vec![false; mask.len()];
+        for i in 0..mask.len() {
+            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
+            let border = x == 0 || y == 0 || z == 0 || x + 1 == nx || y + 1 == ny || z + 1 == nz;
+            if border && !mask[i] && !outside[i] {
+                outside[i] = true;
+                let mut stack = vec![i];
+                while let Some(k) = stack.pop() {
+                    face_neighbours(k, dims, |j| {
+                        if !mask[j] && !outside[j] {
+                            outside[j] = true;
+                            stack.push(j);
+                        }
+                    });
+                }
+            }
+        }
+        outside.iter().map(|&o| !o).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn components_and_holes_match_plain_flood_fills(
+            nx in 1usize..8, ny in 1usize..8, nz in 1usize..8,
+            seed in 0u64..u64::MAX, density in 0.05f64..0.95,
+        ) {
+            let dims = [nx, ny, nz];
+            let mut state = seed | 1;
+            let mask: Vec<bool> = (0..nx * ny * nz)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 11) as f64 / (1u64 << 53) as f64 <= density
+                })
+                .collect();
+            proptest::prop_assert_eq!(components(&mask, dims), reference_components(&mask, dims));
+            proptest::prop_assert_eq!(fill_holes(&mask, dims), reference_fill_holes(&mask, dims));
+        }
     }
 
     #[test]
