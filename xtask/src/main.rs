@@ -2,7 +2,8 @@
 //!
 //! * `cargo xtask test`: install the pinned tools if needed, then format check, clippy (native
 //!   and wasm32), native tests, the app's state-logic tests in Chromium (wasm-bindgen-test),
-//!   the release wasm build of the app with Trunk, and the end-to-end browser tests
+//!   the release wasm build of the app with Trunk, the reference worker built without SIMD
+//!   (`target/wasm-reference/`, timed beside the shipped one), and the end-to-end browser tests
 //!   (`tests/e2e`). Stops at the first failing step and names it.
 //! * `cargo xtask serve [--port N]`: install the pinned tools if needed, then `trunk serve`.
 //! * `cargo xtask fuzz [--seconds N]`: run the `read_bytes` fuzz target of `crates/volume/fuzz`.
