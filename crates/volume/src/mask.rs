@@ -133,6 +133,19 @@ impl Padded {
 /// outside the mask), and each component's size in voxels (component `k` at index `k − 1`).
 /// Components are numbered in the order their first voxel comes (x fastest).
 pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+    labelled_components(mask, dims, false)
+}
+
+/// The 26-connected components of `mask` (voxels touching by a face, an edge or a corner are
+/// one component, as lesions are counted in BraTS' lesion-wise evaluation), numbered as
+/// [`components`] numbers them.
+pub fn components_26(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+    labelled_components(mask, dims, true)
+}
+
+/// [`components`] (6-connected) or [`components_26`] (`corners`): a flood fill on the mask's
+/// bounding box with a border, where every neighbour is a fixed index step away.
+fn labelled_components(mask: &[bool], dims: [usize; 3], corners: bool) -> (Vec<u32>, Vec<usize>) {
     if mask.len() != dims.iter().product::<usize>() {
         return (vec![0; mask.len()], Vec::new());
     }
@@ -142,7 +155,18 @@ pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
     // Only the mask's box holds voxels; its border is outside the mask.
     let boxed = Padded::new(dims, lo, hi);
     let inside = boxed.cut(mask, false);
-    let steps = boxed.steps();
+    let [sx, sy, sz] = boxed.steps().map(|s| s as isize);
+    let mut offsets = Vec::with_capacity(26);
+    for dz in -1isize..=1 {
+        for dy in -1isize..=1 {
+            for dx in -1isize..=1 {
+                let moves = dx.abs() + dy.abs() + dz.abs();
+                if moves == 1 || (corners && moves > 1) {
+                    offsets.push(dx * sx + dy * sy + dz * sz);
+                }
+            }
+        }
+    }
     let mut label = vec![0u32; inside.len()];
     let mut sizes = Vec::new();
     let mut stack = Vec::new();
@@ -157,12 +181,12 @@ pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
             let mut size = 0usize;
             while let Some(i) = stack.pop() {
                 size += 1;
-                for s in steps {
-                    for j in [i - s, i + s] {
-                        if inside[j] && label[j] == 0 {
-                            label[j] = id;
-                            stack.push(j);
-                        }
+                for &o in &offsets {
+                    // Inside the box, every neighbour is on the box or its border.
+                    let j = i.wrapping_add_signed(o);
+                    if inside[j] && label[j] == 0 {
+                        label[j] = id;
+                        stack.push(j);
                     }
                 }
             }
@@ -170,42 +194,6 @@ pub fn components(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
         }
     }
     (boxed.paste(&label, 0), sizes)
-}
-
-/// The 26-connected components of `mask` (voxels touching by a face, an edge or a corner are
-/// one component, as lesions are counted in BraTS' lesion-wise evaluation), numbered as
-/// [`components`] numbers them.
-pub fn components_26(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
-    let [nx, ny, nz] = dims;
-    let mut label = vec![0u32; mask.len()];
-    let mut sizes = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..mask.len().min(nx * ny * nz) {
-        if !mask[start] || label[start] != 0 {
-            continue;
-        }
-        let id = sizes.len() as u32 + 1;
-        label[start] = id;
-        stack.push(start);
-        let mut size = 0usize;
-        while let Some(i) = stack.pop() {
-            size += 1;
-            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
-            for zz in z.saturating_sub(1)..=(z + 1).min(nz - 1) {
-                for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
-                    for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
-                        let j = xx + nx * (yy + ny * zz);
-                        if mask[j] && label[j] == 0 {
-                            label[j] = id;
-                            stack.push(j);
-                        }
-                    }
-                }
-            }
-        }
-        sizes.push(size);
-    }
-    (label, sizes)
 }
 
 /// The largest 6-connected component of `mask` (x fastest on `dims`); empty if `mask` is.
@@ -347,6 +335,38 @@ mod tests {
         (label, sizes)
     }
 
+    fn reference_components_26(mask: &[bool], dims: [usize; 3]) -> (Vec<u32>, Vec<usize>) {
+        let [nx, ny, nz] = dims;
+        let mut label = vec![0u32; mask.len()];
+        let mut sizes = Vec::new();
+        for start in 0..mask.len() {
+            if !mask[start] || label[start] != 0 {
+                continue;
+            }
+            let id = sizes.len() as u32 + 1;
+            label[start] = id;
+            let mut stack = vec![start];
+            let mut size = 0;
+            while let Some(i) = stack.pop() {
+                size += 1;
+                let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
+                for zz in z.saturating_sub(1)..=(z + 1).min(nz - 1) {
+                    for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
+                        for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
+                            let j = xx + nx * (yy + ny * zz);
+                            if mask[j] && label[j] == 0 {
+                                label[j] = id;
+                                stack.push(j);
+                            }
+                        }
+                    }
+                }
+            }
+            sizes.push(size);
+        }
+        (label, sizes)
+    }
+
     fn reference_fill_holes(mask: &[bool], dims: [usize; 3]) -> Vec<bool> {
         let [nx, ny, nz] = dims;
         let mut outside = vec![false; mask.len()];
@@ -387,6 +407,10 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(components(&mask, dims), reference_components(&mask, dims));
             proptest::prop_assert_eq!(fill_holes(&mask, dims), reference_fill_holes(&mask, dims));
+            proptest::prop_assert_eq!(
+                components_26(&mask, dims),
+                reference_components_26(&mask, dims)
+            );
         }
     }
 
