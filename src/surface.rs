@@ -4,19 +4,26 @@
 //! RAS mm; the page draws them (`src/page/surface.rs`).
 
 use adamm_measure::Mesh;
+use adamm_volume::brats::{label, LABEL_COLOURS};
 
 /// A 4 × 4 matrix, column-major as WebGL takes it (`m[4 * column + row]`).
 pub type Mat4 = [f32; 16];
 
 /// The colour (sRGB) and opacity each surface is drawn with: the brain translucent grey, the
-/// tumour regions in the paper's colours (WT as edema green, TC yellow, ET red), the outer
-/// ones translucent so the inner ones show.
+/// tumour regions in the paper's label colours (`LABEL_COLOURS`: WT as edema, TC as NETC, ET),
+/// the outer ones translucent so the inner ones show.
 pub fn surface_style(name: &str) -> ([u8; 3], f32) {
+    let colour = |l: u8| {
+        LABEL_COLOURS
+            .iter()
+            .find(|(value, ..)| *value == l)
+            .map_or([255; 3], |(_, _, rgb)| *rgb)
+    };
     match name {
         "brain" => ([200, 200, 200], 0.15),
-        "WT" => ([40, 200, 60], 0.3),
-        "TC" => ([250, 220, 0], 0.4),
-        "ET" => ([230, 40, 40], 1.0),
+        "WT" => (colour(label::SNFH), 0.3),
+        "TC" => (colour(label::NETC), 0.4),
+        "ET" => (colour(label::ET), 1.0),
         _ => ([255, 255, 255], 1.0),
     }
 }

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use adamm_app::outcome::Outcome;
-use adamm_measure::{Hemisphere, Lesion, Measurements};
+use adamm_measure::{Lesion, Measurements};
 use leptos::prelude::*;
 
 /// A result's report: the current one (`current`) or the one kept for comparison.
@@ -118,21 +118,7 @@ fn measurements(m: &Measurements) -> impl IntoView {
         .regions
         .iter()
         .map(|r| {
-            let side = r.side.map_or("—".to_owned(), |s| {
-                format!(
-                    "{} ({:.0} mm{})",
-                    match s.hemisphere {
-                        Hemisphere::Left => "left",
-                        Hemisphere::Right => "right",
-                    },
-                    s.from_midline_mm,
-                    if s.across_midline > 0.0 {
-                        format!(", {:.0} % across", 100.0 * s.across_midline)
-                    } else {
-                        String::new()
-                    }
-                )
-            });
+            let side = r.side.map_or("—".to_owned(), |s| s.describe());
             let centroid = r.centroid_mm.map_or("—".to_owned(), |c| {
                 format!("{:.0}, {:.0}, {:.0}", c[0], c[1], c[2])
             });
@@ -208,7 +194,7 @@ fn measurements(m: &Measurements) -> impl IntoView {
                     <th>"Volume (mL)"</th>
                     <th>"Lesions"</th>
                     <th>"Centroid (mm, RAS)"</th>
-                    <th>"Hemisphere (from midline)"</th>
+                    <th>"Side"</th>
                     <th>"Mean intensity"</th>
                 </tr>
             </thead>

@@ -14,18 +14,9 @@ use anyhow::Context;
 pub struct Args {
     /// The label map (BraTS 2021 or 2023 labels, detected).
     labels: PathBuf,
-    /// T1 on the label map's grid: its mean intensity per region.
-    #[arg(long)]
-    t1: Option<PathBuf>,
-    /// T1Gd on the label map's grid.
-    #[arg(long)]
-    t1c: Option<PathBuf>,
-    /// T2 on the label map's grid.
-    #[arg(long)]
-    t2: Option<PathBuf>,
-    /// FLAIR on the label map's grid.
-    #[arg(long)]
-    flair: Option<PathBuf>,
+    /// Scans on the label map's grid: each one's mean intensity per region.
+    #[command(flatten)]
+    scans: crate::segment::ScanFiles,
     /// The brain mask (non-zero = brain) on the label map's grid, for the midline; without it
     /// the non-zero voxels of the scans given stand in for the brain, and without those no
     /// hemisphere is given.
@@ -50,12 +41,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(v.data)
     };
     let mut scans = Vec::new();
-    for (m, path) in Modality::ALL
-        .into_iter()
-        .zip([&args.t1, &args.t1c, &args.t2, &args.flair])
-    {
+    for (m, path) in Modality::ALL.into_iter().zip(args.scans.paths()) {
         if let Some(path) = path {
-            scans.push((m.name(), same_grid(path)?));
+            scans.push((m.name(), same_grid(&path)?));
         }
     }
     let brain: Option<Vec<bool>> = match &args.brain {

@@ -26,6 +26,31 @@ pub const SHIPPED_MODEL: &str = concat!(
     "/../../public/models/adamm-light.bpk"
 );
 
+/// The four scans given one by one (`--t1`, `--t1c`, `--t2`, `--flair`, any subset), for the
+/// commands that take them.
+#[derive(clap::Args)]
+pub struct ScanFiles {
+    /// T1 (native) image.
+    #[arg(long)]
+    t1: Option<PathBuf>,
+    /// T1 with contrast (T1Gd / T1ce / t1c).
+    #[arg(long)]
+    t1c: Option<PathBuf>,
+    /// T2 image.
+    #[arg(long)]
+    t2: Option<PathBuf>,
+    /// FLAIR image.
+    #[arg(long)]
+    flair: Option<PathBuf>,
+}
+
+impl ScanFiles {
+    /// The paths in `Modality::ALL` order (T1, T1Gd, T2, FLAIR).
+    pub fn paths(&self) -> [Option<PathBuf>; 4] {
+        [&self.t1, &self.t1c, &self.t2, &self.flair].map(Clone::clone)
+    }
+}
+
 /// Label convention of the written file.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LabelsArg {
@@ -43,18 +68,8 @@ pub struct Args {
     /// A case folder with BraTS-named files (any subset of the four modalities).
     #[arg(long, conflicts_with_all = ["t1", "t1c", "t2", "flair"])]
     case: Option<PathBuf>,
-    /// T1 (native) image.
-    #[arg(long)]
-    t1: Option<PathBuf>,
-    /// T1 with contrast (T1Gd / T1ce / t1c).
-    #[arg(long)]
-    t1c: Option<PathBuf>,
-    /// T2 image.
-    #[arg(long)]
-    t2: Option<PathBuf>,
-    /// FLAIR image.
-    #[arg(long)]
-    flair: Option<PathBuf>,
+    #[command(flatten)]
+    scans: ScanFiles,
     /// Output label map (`.nii.gz` or `.nii`), in the grid and header of the inputs.
     #[arg(long)]
     out: PathBuf,
@@ -141,7 +156,7 @@ fn case_files(args: &Args) -> anyhow::Result<[Option<PathBuf>; 4]> {
         };
         return Ok(files.images.clone());
     }
-    let given = [&args.t1, &args.t1c, &args.t2, &args.flair].map(Clone::clone);
+    let given = args.scans.paths();
     anyhow::ensure!(
         given.iter().any(Option::is_some),
         "give --case DIR or at least one of --t1, --t1c, --t2, --flair"
@@ -189,20 +204,46 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 
-/// Writes `meshes` to `path`: one OBJ file, or an STL file per mesh (the mesh's name as a
-/// suffix); one line per file written.
+/// The file format `--mesh` asks for.
+#[derive(Clone, Copy)]
+enum MeshFormat {
+    /// One OBJ file, an object per mesh.
+    Obj,
+    /// One STL file per mesh.
+    Stl,
+}
+
+impl MeshFormat {
+    /// The format `path`'s extension names.
+    fn of(path: &Path) -> anyhow::Result<MeshFormat> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        if ext.eq_ignore_ascii_case("obj") {
+            Ok(MeshFormat::Obj)
+        } else if ext.eq_ignore_ascii_case("stl") {
+            Ok(MeshFormat::Stl)
+        } else {
+            anyhow::bail!(
+                "--mesh {}: give a file ending in .obj or .stl",
+                path.display()
+            )
+        }
+    }
+}
+
+/// Writes `meshes` to `path` as `format`: one OBJ file, or an STL file per mesh (the mesh's
+/// name as a suffix); one line per file written.
 fn write_meshes(
     path: &Path,
+    format: MeshFormat,
     meshes: &[(String, adamm_measure::Mesh)],
 ) -> anyhow::Result<Vec<String>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
     let mut lines = Vec::new();
     let triangles = |m: &adamm_measure::Mesh| m.triangles.len();
-    match ext.as_deref() {
-        Some("obj") => {
+    match format {
+        MeshFormat::Obj => {
             let named: Vec<(&str, &adamm_measure::Mesh)> =
                 meshes.iter().map(|(n, m)| (n.as_str(), m)).collect();
             std::fs::write(path, adamm_measure::obj_file(&named))
@@ -217,7 +258,7 @@ fn write_meshes(
                 path.display()
             ));
         }
-        Some("stl") => {
+        MeshFormat::Stl => {
             for (name, mesh) in meshes {
                 let file = path.with_file_name(format!(
                     "{}-{}.stl",
@@ -235,27 +276,14 @@ fn write_meshes(
                 ));
             }
         }
-        _ => anyhow::bail!(
-            "--mesh {}: give a file ending in .obj or .stl",
-            path.display()
-        ),
     }
     Ok(lines)
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(path) = &args.mesh {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or_default();
-        anyhow::ensure!(
-            ext.eq_ignore_ascii_case("obj") || ext.eq_ignore_ascii_case("stl"),
-            "--mesh {}: give a file ending in .obj or .stl",
-            path.display()
-        );
-    }
+    // Refused before the work, not after it.
+    let mesh_format = args.mesh.as_deref().map(MeshFormat::of).transpose()?;
     let device = parse_one(&args.device)?;
     let model_path = args
         .model
@@ -311,8 +339,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         case.strip.describe(),
         case.brain_ml()
     )?;
+    // The brain mask on the reference grid: written with --brain, the midline of the
+    // measurements, the brain's surface.
+    let brain_on_reference = case.brain_on_reference()?;
+    let brain: Vec<bool> = brain_on_reference.iter().map(|&b| b > 0).collect();
     if let Some(path) = &args.brain {
-        write_path(path, scans.header(), &case.brain_on_reference()?)
+        write_path(path, scans.header(), &brain_on_reference)
             .with_context(|| format!("writing {}", path.display()))?;
         writeln!(out, "brain mask → {}", path.display())?;
     }
@@ -382,15 +414,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let [netc, snfh, et] = result.presence[..] {
         writeln!(out, "presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}")?;
     }
-    if let Some(path) = &args.mesh {
-        let brain: Vec<bool> = case.brain_on_reference()?.iter().map(|&b| b > 0).collect();
+    if let (Some(path), Some(format)) = (&args.mesh, mesh_format) {
         let affine = scans.header().world_from_voxel()?;
         let meshes = adamm_measure::case_meshes(labels, scans.dims(), &affine, Some(&brain))?;
-        for line in write_meshes(path, &meshes)? {
+        for line in write_meshes(path, format, &meshes)? {
             writeln!(out, "{line}")?;
         }
     }
-    let measured = scans.measure(&case, &result)?;
+    let measured = scans.measure(&result, &brain)?;
     for line in measured.describe() {
         writeln!(out, "{line}")?;
     }

@@ -18,7 +18,7 @@ pub mod stats;
 
 pub use mesh::{case_meshes, obj_file, surface, Mesh};
 pub use rano::{measure_rano, Diameter, Lesion, Rano};
-pub use stats::{region_stats, Hemisphere, RegionStats, Side};
+pub use stats::{mean_intensities, region_stats, Hemisphere, RegionStats, Side};
 
 /// Everything measured of one label map: what `adamm measure` and `adamm segment` print and
 /// write as JSON, and what the page shows.
@@ -37,6 +37,27 @@ impl Measurements {
         lines.extend(self.rano.describe());
         lines
     }
+}
+
+/// Checks that `voxels` values fill the grid `dims` and that its affine is usable; the grid's
+/// voxel count.
+fn check_grid(
+    voxels: usize,
+    dims: [usize; 3],
+    world_from_voxel: &adamm_volume::Affine,
+) -> Result<usize, MeasureError> {
+    let expected = dims.iter().product::<usize>();
+    if voxels != expected {
+        return Err(MeasureError::Length {
+            expected,
+            actual: voxels,
+            dims,
+        });
+    }
+    if !world_from_voxel.is_valid() {
+        return Err(MeasureError::Affine);
+    }
+    Ok(expected)
 }
 
 /// A label map that cannot be measured.

@@ -34,17 +34,7 @@ pub fn surface(
     world_from_voxel: &Affine,
     smoothing_mm: f64,
 ) -> Result<Mesh, MeasureError> {
-    let expected = dims.iter().product::<usize>();
-    if mask.len() != expected {
-        return Err(MeasureError::Length {
-            expected,
-            actual: mask.len(),
-            dims,
-        });
-    }
-    if !world_from_voxel.is_valid() {
-        return Err(MeasureError::Affine);
-    }
+    crate::check_grid(mask.len(), dims, world_from_voxel)?;
     // The mask's bounding box, grown by the smoothing's reach and a border of background.
     let mut lo = dims;
     let mut hi = [0usize; 3];

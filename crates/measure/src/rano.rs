@@ -114,17 +114,7 @@ pub fn measure_rano(
     dims: [usize; 3],
     world_from_voxel: &Affine,
 ) -> Result<Rano, MeasureError> {
-    let expected = dims.iter().product::<usize>();
-    if labels.len() != expected {
-        return Err(MeasureError::Length {
-            expected,
-            actual: labels.len(),
-            dims,
-        });
-    }
-    if !world_from_voxel.is_valid() {
-        return Err(MeasureError::Affine);
-    }
+    crate::check_grid(labels.len(), dims, world_from_voxel)?;
     let axis = axial_axis(world_from_voxel);
     let frame = SliceFrame::new(world_from_voxel, axis).ok_or(MeasureError::Affine)?;
     let region = if labels.contains(&label::ET) {

@@ -31,6 +31,25 @@ pub struct Side {
     pub across_midline: f64,
 }
 
+impl Side {
+    /// For people: "left hemisphere (46 mm from the midline, 12 % across it)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} hemisphere ({:.0} mm from the midline{})",
+            match self.hemisphere {
+                Hemisphere::Left => "left",
+                Hemisphere::Right => "right",
+            },
+            self.from_midline_mm,
+            if self.across_midline > 0.0 {
+                format!(", {:.0} % across it", 100.0 * self.across_midline)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
 /// The statistics of one region.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegionStats {
@@ -59,19 +78,7 @@ impl RegionStats {
             line += &format!(", centroid ({:.1}, {:.1}, {:.1}) mm RAS", c[0], c[1], c[2]);
         }
         if let Some(s) = self.side {
-            line += &format!(
-                ", {} hemisphere ({:.0} mm from the midline{})",
-                match s.hemisphere {
-                    Hemisphere::Left => "left",
-                    Hemisphere::Right => "right",
-                },
-                s.from_midline_mm,
-                if s.across_midline > 0.0 {
-                    format!(", {:.0} % across it", 100.0 * s.across_midline)
-                } else {
-                    String::new()
-                }
-            );
+            line += &format!(", {}", s.describe());
         }
         for (name, mean) in &self.mean_intensity {
             line += &format!(", mean {name} {mean:.1}");
@@ -90,33 +97,11 @@ pub fn region_stats(
     brain: Option<&[bool]>,
     scans: &[(&str, &[f32])],
 ) -> Result<Vec<RegionStats>, MeasureError> {
-    let expected = dims.iter().product::<usize>();
-    if labels.len() != expected {
-        return Err(MeasureError::Length {
-            expected,
-            actual: labels.len(),
-            dims,
-        });
+    let expected = crate::check_grid(labels.len(), dims, world_from_voxel)?;
+    if let Some(b) = brain {
+        same_grid("brain mask".into(), expected, b.len())?;
     }
-    if !world_from_voxel.is_valid() {
-        return Err(MeasureError::Affine);
-    }
-    let grid = |what: String, actual: usize| {
-        (actual != expected).then_some(MeasureError::Grid {
-            what,
-            expected,
-            actual,
-        })
-    };
-    if let Some(e) = brain.and_then(|b| grid("brain mask".into(), b.len())) {
-        return Err(e);
-    }
-    if let Some(e) = scans
-        .iter()
-        .find_map(|(name, v)| grid(format!("scan {name}"), v.len()))
-    {
-        return Err(e);
-    }
+    let mut means = mean_intensities(labels, scans)?;
     let world = |i: usize| {
         world_from_voxel.apply([
             (i % dims[0]) as f64,
@@ -139,7 +124,6 @@ pub fn region_stats(
         let (_, sizes) = components_26(&mask, dims);
         let count: usize = sizes.iter().sum();
         let mut centre = [0.0f64; 3];
-        let mut sums = vec![0.0f64; scans.len()];
         let mut xs = Vec::with_capacity(count);
         for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
             let p = world(i);
@@ -147,9 +131,6 @@ pub fn region_stats(
                 centre[a] += p[a];
             }
             xs.push(p[0]);
-            for (s, (_, v)) in sums.iter_mut().zip(scans) {
-                *s += f64::from(v[i]);
-            }
         }
         let centroid_mm = (count > 0).then(|| centre.map(|c| c / count as f64));
         let side = match (centroid_mm, midline) {
@@ -171,23 +152,63 @@ pub fn region_stats(
             }
             _ => None,
         };
-        let mean_intensity = if count > 0 {
-            scans
-                .iter()
-                .zip(&sums)
-                .map(|((name, _), s)| ((*name).to_owned(), s / count as f64))
-                .collect()
-        } else {
-            Vec::new()
-        };
         out.push(RegionStats {
             region: region.name().to_owned(),
             volume_ml: count as f64 * voxel_ml,
             lesions: sizes.len(),
             centroid_mm,
             side,
-            mean_intensity,
+            mean_intensity: std::mem::take(&mut means[out.len()]),
         });
     }
     Ok(out)
+}
+
+/// A `what` of `actual` voxels beside a label map of `expected`: an error unless equal.
+fn same_grid(what: String, expected: usize, actual: usize) -> Result<(), MeasureError> {
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(MeasureError::Grid {
+            what,
+            expected,
+            actual,
+        })
+    }
+}
+
+/// Per region (WT, TC, ET), the mean of each of `scans` (a name and its voxels on the labels'
+/// grid) inside it; empty for an empty region.
+pub fn mean_intensities(
+    labels: &[u8],
+    scans: &[(&str, &[f32])],
+) -> Result<Vec<Vec<(String, f64)>>, MeasureError> {
+    for (name, v) in scans {
+        same_grid(format!("scan {name}"), labels.len(), v.len())?;
+    }
+    Ok(Region::ALL
+        .iter()
+        .map(|region| {
+            let mut sums = vec![0.0f64; scans.len()];
+            let mut count = 0usize;
+            for (i, _) in labels
+                .iter()
+                .enumerate()
+                .filter(|(_, &l)| region.contains(l))
+            {
+                count += 1;
+                for (s, (_, v)) in sums.iter_mut().zip(scans) {
+                    *s += f64::from(v[i]);
+                }
+            }
+            if count == 0 {
+                return Vec::new();
+            }
+            scans
+                .iter()
+                .zip(&sums)
+                .map(|((name, _), s)| ((*name).to_owned(), s / count as f64))
+                .collect()
+        })
+        .collect())
 }

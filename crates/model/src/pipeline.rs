@@ -23,7 +23,7 @@
 
 use std::path::Path;
 
-use adamm_measure::{measure_rano, region_stats, Measurements};
+use adamm_measure::{mean_intensities, measure_rano, region_stats, Measurements};
 use adamm_volume::align::{align_scans, labels_onto, AlignedScans, ScanAlignment};
 use adamm_volume::brats::{Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
@@ -187,19 +187,18 @@ impl Scans {
     }
 
     /// Measures a segmentation of these scans (`adamm_measure`): RANO, volumes, lesions,
-    /// centroids and hemispheres on the reference grid (the labels as written; the brain mask
-    /// sets the midline), and each scan's mean intensity per region on the working grid, where
-    /// the scans are aligned.
+    /// centroids and hemispheres on the reference grid (the labels as written; `brain`, the
+    /// mask of [`PreparedCase::brain_on_reference`], sets the midline), and each scan's mean
+    /// intensity per region on the working grid, where the scans are aligned.
     pub fn measure(
         &self,
-        case: &PreparedCase,
         labels: &CaseLabels,
+        brain: &[bool],
     ) -> Result<Measurements, PipelineError> {
         let header = self.header();
         let affine = header.world_from_voxel().map_err(PipelineError::Prepare)?;
         let rano = measure_rano(&labels.labels, header.dims, &affine)?;
-        let brain: Vec<bool> = case.brain_on_reference()?.iter().map(|&b| b > 0).collect();
-        let mut regions = region_stats(&labels.labels, header.dims, &affine, Some(&brain), &[])?;
+        let mut regions = region_stats(&labels.labels, header.dims, &affine, Some(brain), &[])?;
         let scans: Vec<(&str, &[f32])> = Modality::ALL
             .iter()
             .filter_map(|m| {
@@ -207,16 +206,9 @@ impl Scans {
                 Some((m.name(), v.data.as_slice()))
             })
             .collect();
-        let working = case.working_grid();
-        let means = region_stats(
-            labels.working(),
-            working.dims,
-            &working.world_from_voxel,
-            None,
-            &scans,
-        )?;
+        let means = mean_intensities(labels.working(), &scans)?;
         for (r, m) in regions.iter_mut().zip(means) {
-            r.mean_intensity = m.mean_intensity;
+            r.mean_intensity = m;
         }
         Ok(Measurements { rano, regions })
     }

@@ -129,14 +129,16 @@ pub fn report(
     let transforms = scans
         .transforms()
         .map(|t| t.map(|a| std::array::from_fn(|i| a.0[i / 4][i % 4])));
+    let brain_on_reference = case.brain_on_reference()?;
+    let brain_mask: Vec<bool> = brain_on_reference.iter().map(|&b| b > 0).collect();
+    let measurements = scans.measure(&labels, &brain_mask)?;
     let brain = match case.strip {
-        StripOutcome::Extracted => Some(case.brain_on_reference()?),
+        StripOutcome::Extracted => Some(brain_on_reference),
         _ => None,
     };
-    let measurements = scans.measure(case, &labels)?;
     let surfaces = Surfaces {
         labels: labels.labels.clone(),
-        brain: case.brain_on_reference()?.iter().map(|&b| b > 0).collect(),
+        brain: brain_mask,
         dims: scans.dims(),
         world_from_voxel: scans
             .header()
