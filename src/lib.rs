@@ -6,10 +6,7 @@
 pub mod backend;
 pub mod case;
 pub mod describe;
-pub mod intensity;
 pub mod outcome;
 pub mod pool;
 pub mod protocol;
 pub mod session;
-pub mod surface;
-pub mod view;

@@ -1,9 +1,9 @@
 //! One view (axial, coronal or sagittal): the canvas, its orientation letters and slice
 //! number, and the mouse, wheel and keys on it. The pixel↔voxel and crosshair maths are in
-//! `adamm_app::view`.
+//! `adamm_view::planes`.
 
-use adamm_app::intensity::IntensityWindow;
-use adamm_app::view::{
+use adamm_view::intensity::IntensityWindow;
+use adamm_view::planes::{
     drags_window, draw_crosshair, draw_segment, key_step, pixel_under, render, wheel_step, Plane,
     ScreenRect, BRAIN_OUTLINE, CALIPER, TRUTH_OUTLINE,
 };
@@ -154,7 +154,7 @@ pub fn PlaneView(plane: Plane) -> impl IntoView {
             .underlay
             .with(|u| u.as_ref().map_or([1; 3], |u| u.dims));
         let radiological = view.radiological.get();
-        adamm_app::view::Layout { dims, radiological }.letters(plane)
+        adamm_view::planes::Layout { dims, radiological }.letters(plane)
     };
     let slice = move || {
         let dims = view.underlay.with(|u| u.as_ref().map(|u| u.dims))?;

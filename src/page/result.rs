@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use adamm_app::case::Role;
-use adamm_app::view::{centroid, Plane, Segment, Underlay};
+use adamm_view::planes::{centroid, Plane, Segment, Underlay};
 use adamm_volume::brats::{LabelConvention, Modality, LABEL_COLOURS};
 use adamm_volume::Affine;
 use leptos::prelude::*;
@@ -296,6 +296,9 @@ fn actions(state: State) -> impl IntoView {
                 }
             >
                 "Save views (.png)"
+            </button>
+            <button id="save-report" on:click=move |_| super::report_file::save_report(state)>
+                "Save report (.html)"
             </button>
         </p>
     }

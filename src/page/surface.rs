@@ -1,13 +1,13 @@
 //! The fourth panel: the result's surfaces in 3-D (WebGL2 through `web-sys`), the brain
 //! translucent around the tumour regions in the paper's colours. Drag to rotate, wheel to zoom,
 //! click a surface to bring the three planes there. The camera and picking are in
-//! `adamm_app::surface`; the meshes come from the worker (`adamm_measure::case_meshes`).
+//! `adamm_view::camera`; the meshes come from the worker (`adamm_measure::case_meshes`).
 
 use std::rc::Rc;
 
 use adamm_app::outcome::Outcome;
-use adamm_app::surface::{multiply, pick, surface_style, Camera};
-use adamm_app::view::CROSSHAIR;
+use adamm_view::camera::{multiply, pick, surface_style, Camera};
+use adamm_view::planes::CROSSHAIR;
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;

@@ -7,13 +7,17 @@ use std::path::{Path, PathBuf};
 use adamm_model::{
     input_warnings, BrainExtractor, LoadedStudent, Pipeline, Scans, StripNet, Stripping,
 };
+use adamm_report::{
+    grid_text, preferred_underlay, score_line, volume_rows, InputFile, ModelInfo, Report, Scene,
+};
+use adamm_view::planes::Underlay;
 use adamm_volume::brats::{
     check_same_grid, discover_cases, nifti_stem, CaseFiles, LabelConvention, LabelVolumes,
     Modality, Naming,
 };
 use adamm_volume::metrics::region_metrics;
 use adamm_volume::nifti_io::write_path;
-use adamm_volume::{read_path, Header};
+use adamm_volume::{read_path, Affine, Header};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -111,6 +115,11 @@ pub struct Args {
     /// RANO and per-region statistics (as `adamm measure --json`), the timings.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write a self-contained HTML report (`FILE.html`): the files, the model and its
+    /// card, the three planes and the 3-D view at the largest lesion, volumes, RANO, the
+    /// warnings and the caveat; the page's "Save report" writes the same.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Device: cpu, wgpu[:N], cuda[:N].
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -280,10 +289,102 @@ fn write_meshes(
     Ok(lines)
 }
 
+/// The report's list of input files: each scan with its role and own grid, then the ground
+/// truth.
+fn report_files(
+    paths: &[Option<PathBuf>; 4],
+    scans: &Scans,
+    truth: Option<&Path>,
+) -> Vec<InputFile> {
+    let name = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let mut files: Vec<InputFile> = Modality::ALL
+        .iter()
+        .filter_map(|m| {
+            let path = paths[m.index()].as_deref()?;
+            let header = scans.alignment().native_headers[m.index()].as_ref()?;
+            Some(InputFile {
+                role: if *m == scans.reference() {
+                    format!("{} (reference grid)", m.name())
+                } else {
+                    m.name().to_owned()
+                },
+                name: name(path),
+                grid: grid_text(header),
+            })
+        })
+        .collect();
+    if let Some(t) = truth {
+        files.push(InputFile {
+            role: "ground truth".to_owned(),
+            name: name(t),
+            grid: "the reference grid".to_owned(),
+        });
+    }
+    files
+}
+
+/// The report's model: its file, window and device, and the model card `adamm export` wrote
+/// beside it (`<name>.json`) when there is one.
+fn report_model(path: &Path, window: [usize; 3], device: &str) -> ModelInfo {
+    let card = std::fs::read_to_string(path.with_extension("json")).ok();
+    ModelInfo {
+        name: path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        detail: format!(
+            "AdaMM student, sliding windows of {}×{}×{} on the network's grid, run on {device} \
+             by adamm segment",
+            window[0], window[1], window[2]
+        ),
+        card,
+    }
+}
+
+/// The report's pictures: the preferred scan (`adamm_report::preferred_underlay`) on the
+/// reference grid under the labels and the brain's outline, and the surfaces.
+fn report_figures(
+    scans: &Scans,
+    labels: &[u8],
+    brain: &[u8],
+    measured: &adamm_measure::Measurements,
+    meshes: &[(String, adamm_measure::Mesh)],
+) -> anyhow::Result<Vec<adamm_report::Figure>> {
+    let volumes = scans.volumes();
+    let shown = preferred_underlay(volumes.map(|v| v.is_some()))
+        .context("a case without scans has nothing to draw")?;
+    let volume = volumes[shown.index()].context("the preferred scan is present")?;
+    let underlay = Underlay::on_grid(volume, scans.header(), &Affine::IDENTITY)?;
+    Ok(adamm_report::figures(&Scene {
+        underlay: &underlay,
+        underlay_name: shown.name(),
+        labels,
+        brain: Some(brain),
+        measurements: measured,
+        meshes,
+    })?)
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Refused before the work, not after it.
     let mesh_format = args.mesh.as_deref().map(MeshFormat::of).transpose()?;
+    if let Some(path) = &args.report {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm"),
+            "--report {}: give a file ending in .html",
+            path.display()
+        );
+    }
     let device = parse_one(&args.device)?;
     let model_path = args
         .model
@@ -414,9 +515,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let [netc, snfh, et] = result.presence[..] {
         writeln!(out, "presence (the model's probability that each is there): NETC {netc:.2}, SNFH {snfh:.2}, ET {et:.2}")?;
     }
-    if let (Some(path), Some(format)) = (&args.mesh, mesh_format) {
+    let meshes = if args.mesh.is_some() || args.report.is_some() {
         let affine = scans.header().world_from_voxel()?;
-        let meshes = adamm_measure::case_meshes(labels, scans.dims(), &affine, Some(&brain))?;
+        adamm_measure::case_meshes(labels, scans.dims(), &affine, Some(&brain))?
+    } else {
+        Vec::new()
+    };
+    if let (Some(path), Some(format)) = (&args.mesh, mesh_format) {
         for line in write_meshes(path, format, &meshes)? {
             writeln!(out, "{line}")?;
         }
@@ -465,20 +570,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "WARNING: do not trust these labels: the input is not what the model was made for"
         )?;
     }
+    let mut scores = Vec::new();
     if let Some(truth_path) = &args.truth {
         let truth = truth_labels(truth_path, scans.header())?;
         let metrics = region_metrics(labels, &truth, scans.dims(), spacing)?;
         for (region, m) in metrics {
-            writeln!(
-                out,
-                "{}: Dice {:.4}, HD95 {:.2} mm, IoU {:.4}, sensitivity {:.4}",
-                region.name(),
-                m.dice,
-                m.hd95,
-                m.iou,
-                m.sensitivity
-            )?;
+            let line = score_line(region.name(), &m);
+            writeln!(out, "{line}")?;
+            scores.push(line);
         }
+    }
+    if let Some(path) = &args.report {
+        let report = Report {
+            made_by: format!("adamm segment {}", env!("CARGO_PKG_VERSION")),
+            files: report_files(&files, &scans, args.truth.as_deref()),
+            model: report_model(&model_path, window, &args.device),
+            modalities: scans.availability().name(),
+            notes: scans
+                .describe()
+                .into_iter()
+                .chain([format!(
+                    "brain: {} ({:.0} mL segmented)",
+                    case.strip.describe(),
+                    case.brain_ml()
+                )])
+                .collect(),
+            warnings: warnings.iter().map(ToString::to_string).collect(),
+            volumes_ml: volume_rows(&v),
+            presence: match result.presence[..] {
+                [a, b, c] => Some([a, b, c]),
+                _ => None,
+            },
+            measurements: measured.clone(),
+            scores,
+            figures: report_figures(&scans, labels, &brain_on_reference, &measured, &meshes)?,
+        };
+        std::fs::write(path, report.to_html()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "report → {}", path.display())?;
     }
     Ok(())
 }

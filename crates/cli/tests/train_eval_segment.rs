@@ -459,6 +459,8 @@ fn train_resume_eval_segment_export() {
         &s(&dir.join("summary.json")),
         "--mesh",
         &s(&dir.join("surfaces.obj")),
+        "--report",
+        &s(&dir.join("report.html")),
     ]));
     // The surfaces: one OBJ object per region found, every vertex inside the T1's field of
     // view in world mm.
@@ -518,6 +520,40 @@ fn train_resume_eval_segment_export() {
             assert_eq!(a[key], b[key], "{key} of region {r}");
         }
     }
+    // The report: the same measurements as the summary, the files, the model's card (export
+    // wrote it beside the weights), three planes and the 3-D view embedded, nothing to fetch.
+    assert!(out.contains("report → "), "{out}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    let json = html
+        .split("id=\"adamm-measurements\">")
+        .nth(1)
+        .and_then(|r| r.split("</script>").next())
+        .expect("the measurements in the report");
+    let in_report: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    assert_eq!(in_report, summary["measurements"]);
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 4);
+    assert!(!html.contains("http:") && !html.contains("https:"));
+    for text in [
+        "TWO-t1n.nii.gz",
+        "TWO-coarse-t2f.nii.gz",
+        "T1 (reference grid)",
+        "model.bpk",
+        "Model card",
+        "registered to T1",
+        "not a medical device",
+    ] {
+        assert!(html.contains(text), "{text} missing from the report");
+    }
+    let refused = failed(adamm(&[
+        "segment",
+        "--t1",
+        &s(&dir.join("TWO-t1n.nii.gz")),
+        "--out",
+        &s(&seg),
+        "--report",
+        &s(&dir.join("report.pdf")),
+    ]));
+    assert!(refused.contains("give a file ending in .html"), "{refused}");
     assert!(
         out.contains("timings: reading and registering the scans"),
         "{out}"

@@ -936,7 +936,7 @@ async fn walk_through(
             == Some("true"),
         "brain extraction is not on by default"
     );
-    // The brain outline's colour (`adamm_app::view::BRAIN_OUTLINE`).
+    // The brain outline's colour (`adamm_view::planes::BRAIN_OUTLINE`).
     const BRAIN_OUTLINE: [u8; 3] = [255, 150, 0];
     let outline_before = pixels_of_colour(c, BRAIN_OUTLINE).await?;
     let timing = segment(c, Duration::from_secs(300)).await?;
@@ -1133,7 +1133,7 @@ async fn walk_through(
         !rows.is_empty(),
         "no RANO lesion row (the sample has enhancing tumour)"
     );
-    // The calipers' colour (`adamm_app::view::CALIPER`).
+    // The calipers' colour (`adamm_view::planes::CALIPER`).
     const CALIPER: [u8; 3] = [255, 0, 255];
     rows[0].click().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1284,6 +1284,52 @@ async fn walk_through(
         "the views' screenshot is not a PNG"
     );
     std::fs::write(artefacts().join("views.png"), png)?;
+    // The report: one self-contained HTML file with the page's own measurements, the model's
+    // card, three planes and the 3-D view; nothing in it to fetch.
+    let saving = Instant::now();
+    c.find(Locator::Css("#save-report")).await?.click().await?;
+    let html = String::from_utf8(downloaded(c, downloads, "adamm-report.html").await?)?;
+    let saved_s = saving.elapsed().as_secs_f64();
+    std::fs::write(artefacts().join("report.html"), &html)?;
+    let json = html
+        .split("id=\"adamm-measurements\">")
+        .nth(1)
+        .and_then(|r| r.split("</script>").next())
+        .context("the report holds no measurements")?;
+    let in_report: adamm_measure::Measurements = serde_json::from_str(json)?;
+    ensure!(
+        (in_report.rano.sum_of_products_mm2 - page_sum).abs() < 0.5,
+        "the report's RANO sum {} differs from the page's {page_sum}",
+        in_report.rano.sum_of_products_mm2
+    );
+    let pictures = html.matches("src=\"data:image/png;base64,").count();
+    ensure!(
+        pictures == 4,
+        "the report embeds {pictures} pictures, not 4"
+    );
+    for needle in ["http:", "https:", "<link", "url("] {
+        ensure!(!html.contains(needle), "the report refers to {needle}");
+    }
+    let sample_name = sample_file("t1c")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for text in [
+        sample_name.as_str(),
+        "Model card",
+        "intended_use",
+        "not a medical device",
+        "3-D view",
+        "RANO diameters",
+    ] {
+        ensure!(html.contains(text), "the report lacks {text:?}");
+    }
+    report.push(format!(
+        "report: {:.1} MB of HTML, {pictures} pictures, saved {saved_s:.1} s after the click, \
+         RANO sum {:.0} mm² as on the page",
+        html.len() as f64 / 1e6,
+        in_report.rano.sum_of_products_mm2
+    ));
 
     // A file that is not a model, given as the model, is refused with a message.
     c.find(Locator::Css("section.model input[type='file']"))

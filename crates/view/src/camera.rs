@@ -89,6 +89,23 @@ impl Camera {
         }
     }
 
+    /// Turned so that `point` (world mm) faces the viewer: the eye on the line from the centre
+    /// through it, the tilt kept within ±60° so that superior stays up. Unchanged when the
+    /// point is the centre.
+    pub fn facing(self, point: [f32; 3]) -> Camera {
+        let d = sub(point, self.centre);
+        if dot(d, d) < 1e-6 {
+            return self;
+        }
+        let u = normalise(d);
+        let limit = 60f32.to_radians();
+        Camera {
+            yaw: u[0].atan2(u[1]),
+            pitch: u[2].clamp(-1.0, 1.0).asin().clamp(-limit, limit),
+            ..self
+        }
+    }
+
     /// Zoomed by one wheel event (`delta_y` as the browser gives it: negative zooms in).
     pub fn wheeled(self, delta_y: f64) -> Camera {
         let factor = if delta_y < 0.0 { 1.15 } else { 1.0 / 1.15 };
@@ -325,6 +342,22 @@ mod tests {
         let right = project(&vp, [14.0, -20.0, 5.0]);
         assert!(up[1] > 0.0 && right[0] < 0.0, "{up:?} {right:?}");
         assert!(Camera::framing(&[]).is_none());
+    }
+
+    #[test]
+    fn facing_puts_the_eye_on_the_side_of_the_point() {
+        let camera = Camera::framing(&[&cube([0.0; 3], 10.0)]).expect("a camera");
+        // A lesion on the patient's left (−x): the eye moves to the left of the centre.
+        let left = camera.facing([-30.0, 0.0, 0.0]);
+        let eye = left.eye();
+        assert!(
+            eye[0] < -20.0 && eye[1].abs() < 1e-3 && eye[2].abs() < 1e-3,
+            "{eye:?}"
+        );
+        // Straight above: tilted by no more than 60°.
+        let top = camera.facing([0.0, 0.0, 50.0]);
+        assert!((top.pitch - 60f32.to_radians()).abs() < 1e-5);
+        assert_eq!(camera.facing(camera.centre), camera);
     }
 
     #[test]
