@@ -10,3 +10,4 @@ pub mod outcome;
 pub mod pool;
 pub mod protocol;
 pub mod session;
+pub mod teaching;

@@ -16,6 +16,7 @@ use page::files::CaseSection;
 use page::model::ModelSection;
 use page::result::ResultSection;
 use page::run::RunSection;
+use page::teaching::TeachingSection;
 
 #[component]
 fn App() -> impl IntoView {
@@ -37,6 +38,7 @@ fn App() -> impl IntoView {
             <CaseSection />
             <RunSection />
             <ResultSection />
+            <TeachingSection />
         </main>
         <footer>
             <p>"AdaMM is a research tool, not a medical device."</p>

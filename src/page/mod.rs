@@ -14,6 +14,7 @@ pub mod report_file;
 pub mod result;
 pub mod run;
 pub mod surface;
+pub mod teaching;
 pub mod worker;
 
 use std::rc::Rc;
@@ -51,6 +52,8 @@ pub struct State {
     pub worker: worker::Worker,
     /// What the views show.
     pub view: View,
+    /// The teaching run, when one was started.
+    pub teaching: RwSignal<Option<adamm_app::teaching::Teaching>, LocalStorage>,
 }
 
 /// The views' state.
@@ -91,6 +94,7 @@ impl State {
             strip: RwSignal::new(true),
             workers: RwSignal::new(0),
             worker: worker::Worker::new(),
+            teaching: RwSignal::new_local(None),
             view: View {
                 cursor: RwSignal::new([0; 3]),
                 radiological: RwSignal::new(true),

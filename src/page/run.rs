@@ -19,11 +19,12 @@ fn cores() -> u32 {
     web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as u32)
 }
 
-/// Starts a job on the scans of `wanted` the case can use.
-fn segment(state: State, wanted: Availability) {
+/// Starts a job on the scans of `wanted` the case can use; its id, `None` (the user told
+/// why) when it could not start.
+pub fn segment(state: State, wanted: Availability) -> Option<u32> {
     let Some((snapshot, files)) = state.case.with_untracked(|c| c.snapshot(wanted)) else {
         state.tell("Switch on at least one available scan.");
-        return;
+        return None;
     };
     let id = state.worker.next_job();
     let strip = state.strip.get_untracked();
@@ -34,11 +35,17 @@ fn segment(state: State, wanted: Availability) {
         strip,
         workers,
     }) {
-        Ok(()) => state.session.update(|s| {
-            s.notice = None;
-            s.job = Some(Job::new(id, snapshot, now_ms()));
-        }),
-        Err(e) => state.tell(format!("The job could not be sent: {e}.")),
+        Ok(()) => {
+            state.session.update(|s| {
+                s.notice = None;
+                s.job = Some(Job::new(id, snapshot, now_ms()));
+            });
+            Some(id)
+        }
+        Err(e) => {
+            state.tell(format!("The job could not be sent: {e}."));
+            None
+        }
     }
 }
 
@@ -46,6 +53,7 @@ fn segment(state: State, wanted: Availability) {
 fn cancel(state: State) {
     let choice = state.session.with_untracked(|s| s.choice);
     worker::start(state, choice);
+    super::teaching::stop(state);
     state.tell("Cancelled.");
 }
 
@@ -137,7 +145,9 @@ pub fn RunSection() -> impl IntoView {
             </p>
             <button
                 id="segment"
-                on:click=move |_| segment(state, wanted.get_untracked())
+                on:click=move |_| {
+                    segment(state, wanted.get_untracked());
+                }
                 prop:disabled=move || !can_segment.get() || wanted.get().is_empty()
             >
                 "Segment"

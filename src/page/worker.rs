@@ -161,7 +161,11 @@ fn on_message(state: State, event: &MessageEvent) {
     };
     match state.session.try_update(|s| s.on_reply(reply)) {
         Some(Next::PostModel) => post_model(state),
-        Some(Next::Show(outcome)) => state.outcome.set(Some(outcome)),
+        Some(Next::Show(outcome)) => {
+            if !super::teaching::take(state, &outcome) {
+                state.outcome.set(Some(outcome));
+            }
+        }
         Some(Next::Surfaces { job, meshes }) => state.outcome.update(|o| {
             if let Some(shown) = o.as_mut().filter(|o| o.job == job) {
                 let mut with = (**shown).clone();
@@ -196,6 +200,7 @@ fn on_crash(state: State, event: &Event) {
         .map(ErrorEvent::message)
         .unwrap_or_default();
     let restart = state.session.try_update(|s| s.on_crash(&detail)).flatten();
+    super::teaching::stop(state);
     // This handler belongs to the worker being replaced: replace it once the handler is done.
     spawn_local(async move {
         match restart {

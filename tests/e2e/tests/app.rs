@@ -1330,6 +1330,72 @@ async fn walk_through(
         html.len() as f64 / 1e6,
         in_report.rano.sum_of_products_mm2
     ));
+    // Teaching mode: the 15 combinations in turn, each tile scored against the ground truth;
+    // the all-four tile as the labels shown, a one-scan tile as the native pipeline on that scan.
+    let teaching = Instant::now();
+    c.find(Locator::Css("#teach")).await?.click().await?;
+    let tiles = loop {
+        let tiles = c
+            .execute(
+                "return [...document.querySelectorAll('.tile')].map(t => [ \
+                   t.dataset.combination, \
+                   (t.querySelector('.dice') || {}).textContent || '', \
+                   t.querySelector('canvas').width]);",
+                vec![],
+            )
+            .await?;
+        let tiles: Vec<(String, String, u64)> = serde_json::from_value(tiles)?;
+        if tiles.len() == 15 && tiles.iter().all(|t| !t.1.is_empty()) {
+            break tiles;
+        }
+        ensure!(
+            teaching.elapsed() < Duration::from_secs(600),
+            "teaching mode: {} of 15 tiles after 10 min ({})",
+            tiles.len(),
+            text(c, "section.teaching").await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let teaching_s = teaching.elapsed().as_secs_f64();
+    screenshot(c, "teaching.png").await?;
+    let status = text(c, ".teaching-status").await?;
+    ensure!(
+        status.contains("15 of 15") && status.contains("ground truth"),
+        "teaching status: {status}"
+    );
+    let wt_of = |code: &str| -> Result<f64> {
+        let (_, dice, width) = tiles
+            .iter()
+            .find(|t| t.0 == code)
+            .with_context(|| format!("no tile {code}"))?;
+        ensure!(*width > 0, "tile {code} is not drawn");
+        Ok(dice
+            .split(" · ")
+            .find_map(|p| p.strip_prefix("WT "))
+            .with_context(|| format!("tile {code}: {dice}"))?
+            .parse()?)
+    };
+    let truth = labels_of(&read_path(&sample_file("seg"))?)?;
+    let shown_wt = dice(&labels, &truth, &input)?["WT"];
+    ensure!(
+        (wt_of("1111")? - shown_wt).abs() <= 0.006,
+        "the all-four tile's WT Dice {} differs from the result's {shown_wt:.3}",
+        wt_of("1111")?
+    );
+    let t1_only = native_labels_of([Some(&files[0]), None, None, None])?;
+    let native_t1_wt = dice(&t1_only, &truth, &input)?["WT"];
+    let tolerance = if identical { 0.006 } else { 0.03 };
+    ensure!(
+        (wt_of("1000")? - native_t1_wt).abs() <= tolerance,
+        "the T1-only tile's WT Dice {} differs from the native T1-only result's {native_t1_wt:.3}",
+        wt_of("1000")?
+    );
+    let summary: Vec<String> = tiles.iter().map(|t| format!("{} {}", t.0, t.1)).collect();
+    report.push(format!(
+        "teaching mode on the sample: 15 combinations in {teaching_s:.0} s; Dice against the \
+         ground truth: {}",
+        summary.join("; ")
+    ));
 
     // A file that is not a model, given as the model, is refused with a message.
     c.find(Locator::Css("section.model input[type='file']"))
