@@ -1,6 +1,7 @@
 //! The fourth panel: the result's surfaces in 3-D (WebGL2 through `web-sys`), the brain
 //! translucent around the tumour regions in the paper's colours. Drag to rotate, wheel to zoom,
-//! click a surface to bring the three planes there. The camera and picking are in
+//! click a surface to bring the three planes there. Where the browser has no WebGL2 the same
+//! picture is drawn on the CPU (`adamm_view::raster`) into a 2-D canvas: slower, no crosshair. The camera and picking are in
 //! `adamm_view::camera`; the meshes come from the worker (`adamm_measure::case_meshes`).
 
 use std::rc::Rc;
@@ -8,6 +9,7 @@ use std::rc::Rc;
 use adamm_app::outcome::Outcome;
 use adamm_view::camera::{multiply, pick, surface_style, Camera};
 use adamm_view::planes::CROSSHAIR;
+use adamm_view::raster::{self, Surface};
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -110,7 +112,7 @@ fn context(canvas: &web_sys::HtmlCanvasElement) -> Result<Gl, String> {
         .ok()
         .flatten()
         .and_then(|c| c.dyn_into::<Gl>().ok())
-        .ok_or_else(|| "this browser offers no WebGL2: the 3-D view is off".to_owned())
+        .ok_or_else(|| "this browser offers no WebGL2".to_owned())
 }
 
 /// Uploads `outcome`'s surfaces, innermost first (drawn in that order: the opaque ET, then the
@@ -248,6 +250,39 @@ fn draw(scene: &Scene, camera: &Camera, cursor: Option<[f32; 3]>, width: u32, he
     }
 }
 
+/// Draws `outcome`'s surfaces as `camera` sees them on the CPU into `canvas`'s 2-D context (the
+/// browser has no WebGL2).
+fn draw_software(canvas: &web_sys::HtmlCanvasElement, outcome: &Outcome, camera: &Camera) {
+    let surfaces: Vec<Surface<'_>> = outcome
+        .prediction
+        .meshes
+        .iter()
+        .map(|(name, mesh)| {
+            let (colour, opacity) = surface_style(name);
+            Surface {
+                mesh,
+                colour,
+                opacity,
+            }
+        })
+        .collect();
+    let (w, h) = (canvas.width() as usize, canvas.height() as usize);
+    let picture = raster::render(&surfaces, camera, w, h);
+    let ctx = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
+    let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+        wasm_bindgen::Clamped(&picture.rgba),
+        w as u32,
+        h as u32,
+    );
+    if let (Some(ctx), Ok(image)) = (ctx, image) {
+        let _ = ctx.put_image_data(&image, 0.0, 0.0);
+    }
+}
+
 /// Offers the result's surfaces as one OBJ file (world RAS mm).
 fn download_surfaces(state: super::State) {
     let Some(o) = state.outcome.get_untracked() else {
@@ -274,6 +309,8 @@ pub fn SurfaceView() -> impl IntoView {
     let camera = RwSignal::new(None::<Camera>);
     let problem = RwSignal::new(None::<String>);
     let held = StoredValue::new_local(None::<Rc<Scene>>);
+    // No WebGL2: the surfaces are drawn in software.
+    let software = RwSignal::new(false);
     // A new result: its surfaces uploaded, the camera framing them.
     Effect::new(move |_| {
         let (Some(el), Some(o)) = (canvas.get(), state.outcome.get()) else {
@@ -283,10 +320,14 @@ pub fn SurfaceView() -> impl IntoView {
         if held.with_value(|s| s.as_ref().is_some_and(|s| s.key == key)) {
             return;
         }
+        let meshes: Vec<&adamm_measure::Mesh> =
+            o.prediction.meshes.iter().map(|(_, m)| m).collect();
+        if software.get_untracked() {
+            camera.set(Camera::framing(&meshes));
+            return;
+        }
         match scene(&el, &o) {
             Ok(s) => {
-                let meshes: Vec<&adamm_measure::Mesh> =
-                    o.prediction.meshes.iter().map(|(_, m)| m).collect();
                 camera.set(Camera::framing(&meshes));
                 if let Some(old) = held.get_value() {
                     old.release();
@@ -294,7 +335,12 @@ pub fn SurfaceView() -> impl IntoView {
                 held.set_value(Some(Rc::new(s)));
                 problem.set(None);
             }
-            Err(why) => problem.set(Some(why)),
+            Err(why) if el.get_context("2d").ok().flatten().is_some() => {
+                problem.set(Some(format!("{why}; drawn in software instead (slower)")));
+                software.set(true);
+                camera.set(Camera::framing(&meshes));
+            }
+            Err(why) => problem.set(Some(format!("{why}: the 3-D view is off"))),
         }
     });
     // The crosshair in world mm: canonical voxel → the labels' grid → world.
@@ -313,6 +359,12 @@ pub fn SurfaceView() -> impl IntoView {
         let (Some(el), Some(cam)) = (canvas.get(), camera.get()) else {
             return;
         };
+        if software.get() {
+            if let Some(o) = state.outcome.get() {
+                draw_software(&el, &o, &cam);
+            }
+            return;
+        }
         let cursor = cursor_mm();
         if let Some(s) = held.get_value() {
             draw(&s, &cam, cursor, el.width(), el.height());
