@@ -1358,6 +1358,11 @@ async fn walk_through(
     };
     let teaching_s = teaching.elapsed().as_secs_f64();
     // The grid itself, for the README (docs/app-teaching.png).
+    c.execute(
+        "document.querySelector('section.teaching').scrollIntoView();",
+        vec![],
+    )
+    .await?;
     let grid = c.find(Locator::Css("section.teaching")).await?;
     std::fs::write(artefacts().join("teaching.png"), grid.screenshot().await?)?;
     let status = text(c, ".teaching-status").await?;
