@@ -9,7 +9,7 @@ use std::rc::Rc;
 use adamm_app::outcome::Outcome;
 use adamm_view::camera::{multiply, pick, surface_style, Camera};
 use adamm_view::planes::CROSSHAIR;
-use adamm_view::raster::{self, Surface};
+use adamm_view::raster;
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -253,19 +253,7 @@ fn draw(scene: &Scene, camera: &Camera, cursor: Option<[f32; 3]>, width: u32, he
 /// Draws `outcome`'s surfaces as `camera` sees them on the CPU into `canvas`'s 2-D context (the
 /// browser has no WebGL2).
 fn draw_software(canvas: &web_sys::HtmlCanvasElement, outcome: &Outcome, camera: &Camera) {
-    let surfaces: Vec<Surface<'_>> = outcome
-        .prediction
-        .meshes
-        .iter()
-        .map(|(name, mesh)| {
-            let (colour, opacity) = surface_style(name);
-            Surface {
-                mesh,
-                colour,
-                opacity,
-            }
-        })
-        .collect();
+    let surfaces = raster::surfaces(&outcome.prediction.meshes);
     let (w, h) = (canvas.width() as usize, canvas.height() as usize);
     let picture = raster::render(&surfaces, camera, w, h);
     let ctx = canvas

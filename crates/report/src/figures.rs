@@ -3,12 +3,12 @@
 //! them, in square millimetre pixels.
 
 use adamm_measure::{Lesion, Measurements, Mesh};
-use adamm_view::camera::{surface_style, Camera};
+use adamm_view::camera::Camera;
 use adamm_view::planes::{
     centroid, draw_segment, render, Layout, Overlay, Plane, Segment, Underlay, BRAIN_OUTLINE,
     CALIPER,
 };
-use adamm_view::raster::{self, Picture, Surface};
+use adamm_view::raster::{self, Picture};
 
 use crate::ReportError;
 
@@ -154,19 +154,7 @@ pub fn figures(scene: &Scene<'_>) -> Result<Vec<Figure>, ReportError> {
             picture: square_pixels(&layout, plane, u.spacing, &rgba),
         });
     }
-    let surfaces: Vec<Surface<'_>> = scene
-        .meshes
-        .iter()
-        .filter(|(_, m)| !m.triangles.is_empty())
-        .map(|(name, mesh)| {
-            let (colour, opacity) = surface_style(name);
-            Surface {
-                mesh,
-                colour,
-                opacity,
-            }
-        })
-        .collect();
+    let surfaces = raster::surfaces(scene.meshes);
     let meshes: Vec<&Mesh> = surfaces.iter().map(|s| s.mesh).collect();
     if let Some(camera) = Camera::framing(&meshes) {
         let camera = match focus.world_mm {

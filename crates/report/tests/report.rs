@@ -6,7 +6,7 @@ use adamm_measure::{case_meshes, measure_rano, region_stats, Measurements};
 use adamm_report::{figures, InputFile, ModelInfo, Report, Scene, MEASUREMENTS_ID};
 use adamm_view::camera::{surface_style, Camera};
 use adamm_view::planes::{Underlay, CALIPER};
-use adamm_view::raster::{render, Surface, BACKGROUND};
+use adamm_view::raster::{render, surfaces, BACKGROUND};
 use adamm_volume::brats::label;
 use adamm_volume::nifti_io::Datatype;
 use adamm_volume::{Affine, Header, Volume};
@@ -193,17 +193,7 @@ fn the_3d_view_faces_the_lesion() {
     // Seen from the front instead, it lies well to one side.
     let c = case();
     let meshes = case_meshes(&c.labels, DIMS, &affine(), Some(&c.brain)).expect("meshes");
-    let surfaces: Vec<Surface<'_>> = meshes
-        .iter()
-        .map(|(name, mesh)| {
-            let (colour, opacity) = surface_style(name);
-            Surface {
-                mesh,
-                colour,
-                opacity,
-            }
-        })
-        .collect();
+    let surfaces = surfaces(&meshes);
     let all: Vec<&adamm_measure::Mesh> = meshes.iter().map(|(_, m)| m).collect();
     let front = Camera::framing(&all).expect("a camera");
     let (x, _) = warm_centre(&render(&surfaces, &front, 480, 480));

@@ -9,7 +9,7 @@
 
 use adamm_measure::Mesh;
 
-use crate::camera::{multiply, Camera, Mat4};
+use crate::camera::{multiply, surface_style, Camera, Mat4};
 
 /// The 3-D view's background (sRGB), as the WebGL view clears to.
 pub const BACKGROUND: [u8; 3] = [15, 18, 23];
@@ -23,6 +23,23 @@ pub struct Surface<'a> {
     pub colour: [u8; 3],
     /// Opacity, 0 to 1.
     pub opacity: f32,
+}
+
+/// The case's named surfaces (`"brain"`, `"WT"`, `"TC"`, `"ET"`, as `adamm_measure` names
+/// them) in the 3-D view's colours and opacities ([`surface_style`]); empty meshes are left out.
+pub fn surfaces(named: &[(String, Mesh)]) -> Vec<Surface<'_>> {
+    named
+        .iter()
+        .filter(|(_, mesh)| !mesh.triangles.is_empty())
+        .map(|(name, mesh)| {
+            let (colour, opacity) = surface_style(name);
+            Surface {
+                mesh,
+                colour,
+                opacity,
+            }
+        })
+        .collect()
 }
 
 /// An RGBA picture, rows top to bottom.
