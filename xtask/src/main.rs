@@ -2,9 +2,12 @@
 //!
 //! * `cargo xtask test`: install the pinned tools if needed, then format check, clippy (native
 //!   and wasm32), native tests, the app's state-logic tests in Chromium (wasm-bindgen-test),
-//!   the release wasm build of the app with Trunk, the reference worker built without SIMD
-//!   (`target/wasm-reference/`, timed beside the shipped one), and the end-to-end browser tests
+//!   the release wasm build of the app with Trunk and the end-to-end browser tests
 //!   (`tests/e2e`). Stops at the first failing step and names it.
+//! * `cargo xtask bench-browser`: the same Trunk build, the reference worker built without SIMD
+//!   (`target/wasm-reference/`, a second cold wasm build of every crate), and the end-to-end
+//!   run with that worker timed beside the shipped one (the SIMD speed-up). Kept out of `test`:
+//!   it is a benchmark, and the second build would add a quarter of an hour to CI.
 //! * `cargo xtask serve [--port N]`: install the pinned tools if needed, then `trunk serve`.
 //! * `cargo xtask fuzz [--seconds N]`: run the `read_bytes` fuzz target of `crates/volume/fuzz`.
 //!
@@ -40,6 +43,9 @@ const WORKER_FEATURE: &str = "adamm-app/worker";
 /// and `worker_bg.wasm`, which the browser test serves in place of the shipped ones to time
 /// the wasm CPU path as it was before SIMD.
 const REFERENCE_DIR: &str = "target/wasm-reference";
+/// The environment variable naming the reference worker's folder to the browser test; without
+/// it the test times the shipped build only.
+const REFERENCE_ENV: &str = "ADAMM_REFERENCE_WORKER";
 /// The fuzz target run by `cargo xtask fuzz`.
 const FUZZ_TARGET: &str = "read_bytes";
 /// The crate whose `fuzz/` folder holds the cargo-fuzz project, relative to the workspace root.
@@ -56,6 +62,9 @@ struct Cli {
 enum Cmd {
     /// Install the pinned tools, then check formatting, lint, test and build everything.
     Test,
+    /// Build the app and the reference worker without SIMD, then run the browser tests with
+    /// that worker timed beside the shipped one.
+    BenchBrowser,
     /// Install the pinned tools, then serve the app (release build) on 127.0.0.1.
     Serve {
         /// Port to listen on (Trunk's default, 8080, when left out).
@@ -75,6 +84,7 @@ fn main() -> ExitCode {
     let mut steps = Steps::default();
     let result = match cli.command {
         Cmd::Test => test(&mut steps),
+        Cmd::BenchBrowser => bench_browser(&mut steps),
         Cmd::Serve { port } => serve(&mut steps, port),
         Cmd::Fuzz { seconds } => fuzz(&mut steps, seconds),
     };
@@ -347,15 +357,24 @@ fn test(steps: &mut Steps) -> Result<()> {
             .env("CHROMEDRIVER", chromedriver()),
     )?;
     steps.run("trunk build", command("trunk").args(["build", "--release"]))?;
-    build_reference_worker(steps)?;
-    run_browser_tests(steps, &e2e)
+    run_browser_tests(steps, &e2e, None)
+}
+
+/// `cargo xtask bench-browser`.
+fn bench_browser(steps: &mut Steps) -> Result<()> {
+    ensure_tools(steps)?;
+    let e2e = browser_test_packages()?;
+    steps.run("trunk build", command("trunk").args(["build", "--release"]))?;
+    let reference = build_reference_worker(steps)?;
+    run_browser_tests(steps, &e2e, Some(&reference))
 }
 
 /// Builds the worker as the page had it before SIMD (release, `-C target-feature=-simd128`
 /// instead of `.cargo/config.toml`'s `+simd128`) into [`REFERENCE_DIR`], bound by wasm-bindgen
 /// as Trunk binds a `data-type="worker"` binary (`--target no-modules`, `worker.js`). The browser
-/// test times it beside the shipped build.
-fn build_reference_worker(steps: &mut Steps) -> Result<()> {
+/// test times it beside the shipped build. Returns the folder holding `worker.js` and
+/// `worker_bg.wasm`.
+fn build_reference_worker(steps: &mut Steps) -> Result<PathBuf> {
     let dir = root().join(REFERENCE_DIR);
     steps.run(
         "reference worker without SIMD (cargo build)",
@@ -388,7 +407,8 @@ fn build_reference_worker(steps: &mut Steps) -> Result<()> {
             .arg("--out-dir")
             .arg(dir.join("dist"))
             .arg(wasm),
-    )
+    )?;
+    Ok(dir.join("dist"))
 }
 
 /// The chromedriver to use: `$CHROMEDRIVER`, else Debian's (`apt-get install chromium-driver`).
@@ -416,21 +436,28 @@ fn browser_test_packages() -> Result<Vec<String>> {
 }
 
 /// Runs the browser tests (`cargo test -p <crate>` for each crate under `tests/`) against the
-/// app Trunk just built. Skipped, with a note, while no such crate exists.
-fn run_browser_tests(steps: &mut Steps, packages: &[String]) -> Result<()> {
+/// app Trunk just built; with `reference`, the worker there is timed beside the shipped one
+/// (passed as [`REFERENCE_ENV`]). Skipped, with a note, while no such crate exists.
+fn run_browser_tests(
+    steps: &mut Steps,
+    packages: &[String],
+    reference: Option<&Path>,
+) -> Result<()> {
     if packages.is_empty() {
         steps.note("browser tests: no crate under tests/ yet, nothing to run");
         return Ok(());
     }
     for package in packages {
-        steps.run(
-            &format!("browser tests ({package})"),
-            // --nocapture: the e2e run prints its timings (wasm size, first paint, time to
-            // segment on each backend).
-            cargo()
-                .args(["test", "--package", package, "--", "--nocapture"])
-                .env("CHROMEDRIVER", chromedriver()),
-        )?;
+        let mut cmd = cargo();
+        // --nocapture: the e2e run prints its timings (wasm size, first paint, time to
+        // segment on each backend).
+        cmd.args(["test", "--package", package, "--", "--nocapture"])
+            .env("CHROMEDRIVER", chromedriver());
+        match reference {
+            Some(dir) => cmd.env(REFERENCE_ENV, dir),
+            None => cmd.env_remove(REFERENCE_ENV),
+        };
+        steps.run(&format!("browser tests ({package})"), &mut cmd)?;
     }
     Ok(())
 }

@@ -8,8 +8,9 @@
 //! (3 mm slices, moved) must be registered and segmented as natively. A corrupt file must get
 //! its message. A whole-head scan as the scanner wrote it (real, 2-D, 6.5 mm slices) must have
 //! its brain extracted, outlined over the scan and the labels kept inside it, as natively.
-//! The sample is timed in one worker, with the pool of workers, natively, and in one worker of
-//! a reference build without SIMD (`target/wasm-reference/`, served on a second origin).
+//! The sample is timed in one worker, with the pool of workers and natively; under `cargo xtask
+//! bench-browser` also in one worker of a reference build without SIMD (the folder named by
+//! `ADAMM_REFERENCE_WORKER`, served on a second origin).
 //! Every request the browser makes must go to the page's own origins. Screenshots and the
 //! timings are written to `target/e2e/`.
 
@@ -71,10 +72,11 @@ fn mime(path: &Path) -> &'static str {
     }
 }
 
-/// The reference worker built without SIMD by `cargo xtask test` (`worker.js` and
-/// `worker_bg.wasm`, bound as Trunk binds the shipped ones).
-fn reference_worker() -> PathBuf {
-    root().join("target/wasm-reference/dist")
+/// The reference worker built without SIMD by `cargo xtask bench-browser` (`worker.js` and
+/// `worker_bg.wasm`, bound as Trunk binds the shipped ones), when `ADAMM_REFERENCE_WORKER`
+/// names its folder.
+fn reference_worker() -> Option<PathBuf> {
+    std::env::var_os("ADAMM_REFERENCE_WORKER").map(PathBuf::from)
 }
 
 /// The files of `overlay` that replace the same names in `dist/` (the worker's).
@@ -440,6 +442,20 @@ async fn slice_captions(c: &Client) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Drags across the middle of the 3-D view, 60 px to the right, as a mouse would.
+async fn drag_3d(c: &Client) -> Result<()> {
+    c.execute(
+        "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
+         const r = c.getBoundingClientRect(); \
+         const at = (type, dx) => c.dispatchEvent(new MouseEvent(type, {bubbles: true, \
+           clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2})); \
+         at('mousedown', 0); at('mousemove', 60); at('mouseup', 60);",
+        vec![],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Clicks Download and returns the downloaded label map.
 async fn download(c: &Client, dir: &Path) -> Result<Volume> {
     c.find(Locator::Css("#download")).await?.click().await?;
@@ -703,18 +719,28 @@ async fn user_session() -> Result<()> {
         }
     }
 
-    let reference = reference_worker();
-    ensure!(
-        OVERLAID.iter().all(|f| reference.join(f).exists()),
-        "{} has no reference worker without SIMD: cargo xtask test builds it",
-        reference.display()
-    );
     let requests = Arc::new(Mutex::new(Vec::new()));
     let server = serve(dist.clone(), None, requests.clone())?;
     let origin = format!("http://127.0.0.1:{}", server.port);
     // The same page on a second origin, with the reference worker in place of the shipped one.
-    let reference_server = serve(dist, Some(reference), requests.clone())?;
-    let reference_origin = format!("http://127.0.0.1:{}", reference_server.port);
+    let reference_server = match reference_worker() {
+        Some(reference) => {
+            ensure!(
+                OVERLAID.iter().all(|f| reference.join(f).exists()),
+                "{} has no reference worker without SIMD (cargo xtask bench-browser builds it)",
+                reference.display()
+            );
+            Some(serve(dist, Some(reference), requests.clone())?)
+        }
+        None => None,
+    };
+    let reference_origin = reference_server
+        .as_ref()
+        .map(|s| format!("http://127.0.0.1:{}", s.port));
+    let origins: Vec<&str> = [Some(origin.as_str()), reference_origin.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
     let driver = start_driver()?;
     let downloads = tempfile::tempdir()?;
     let work = tempfile::tempdir()?;
@@ -722,7 +748,8 @@ async fn user_session() -> Result<()> {
 
     let result = walk_through(
         &c,
-        [&origin, &reference_origin],
+        &origin,
+        reference_origin.as_deref(),
         downloads.path(),
         work.path(),
         &mut report,
@@ -766,9 +793,7 @@ async fn user_session() -> Result<()> {
     let foreign: Vec<&String> = urls
         .iter()
         .filter(|u| !local_schemes.iter().any(|s| u.starts_with(s)))
-        .filter(|u| {
-            !u.starts_with(&format!("{origin}/")) && !u.starts_with(&format!("{reference_origin}/"))
-        })
+        .filter(|u| !origins.iter().any(|o| u.starts_with(&format!("{o}/"))))
         .collect();
     ensure!(foreign.is_empty(), "requests left the machine: {foreign:?}");
     let served = requests
@@ -779,18 +804,16 @@ async fn user_session() -> Result<()> {
         served.iter().any(|p| p.ends_with("adamm-light.bpk")),
         "the model was not fetched from the page's origin: {served:?}"
     );
-    println!(
-        "{} requests, all to {origin} or {reference_origin}",
-        urls.len()
-    );
+    println!("{} requests, all to {}", urls.len(), origins.join(" or "));
     Ok(())
 }
 
 /// What a user does, on the page served at `origin`; the sample's reference timing on
-/// `reference_origin` (the page with the worker built without SIMD).
+/// `reference_origin` when given (the page with the worker built without SIMD).
 async fn walk_through(
     c: &Client,
-    [origin, reference_origin]: [&str; 2],
+    origin: &str,
+    reference_origin: Option<&str>,
     downloads: &Path,
     work: &Path,
     report: &mut Vec<String>,
@@ -1168,15 +1191,7 @@ async fn walk_through(
         "the 3-D view shows too little: {before:?}"
     );
     let cursor_before = slice_captions(c).await?;
-    c.execute(
-        "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
-         const r = c.getBoundingClientRect(); \
-         const at = (type, dx) => c.dispatchEvent(new MouseEvent(type, {bubbles: true, \
-           clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2})); \
-         at('mousedown', 0); at('mousemove', 60); at('mouseup', 60);",
-        vec![],
-    )
-    .await?;
+    drag_3d(c).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let turned = surface_pixels(c).await?;
     ensure!(
@@ -1422,42 +1437,47 @@ async fn walk_through(
     );
     report.push(format!("wrong model file: {refused}"));
 
-    // The reference: the same page with the worker built without SIMD (the wasm CPU path as
-    // it was), one worker, on the sample; timed against the runs above.
-    c.goto(&format!("{reference_origin}/")).await?;
-    wait_for(
-        c,
-        ".model-state[data-state='ready']",
-        Duration::from_secs(120),
-    )
-    .await?;
-    choose_backend(c, "cpu").await?;
-    load_sample(c).await?;
-    choose_workers(c, "1").await?;
-    let plain = segment(c, Duration::from_secs(900)).await?;
-    let plain_labels = labels_of(&download(c, downloads).await?)?;
-    let d = dice(&plain_labels, &native, &input)?;
-    report.push(format!(
-        "sample 240×240×155 on the CPU backend, wall time in the worker: one worker without \
-         SIMD (reference build) {:.1} s ({:.2}× native), one worker with SIMD {:.1} s ({:.2}×), \
-         the pool with SIMD {:.1} s ({:.2}×), native {native_seconds:.1} s; SIMD {:.2}× faster, \
-         the pool {:.2}× faster than one worker without SIMD; the reference's labels identical \
-         to the shipped build's: {}; Dice vs native {d:?}",
-        plain.worker,
-        plain.worker / native_seconds,
-        alone.worker,
-        alone.worker / native_seconds,
-        pooled.worker,
-        pooled.worker / native_seconds,
-        plain.worker / alone.worker,
-        plain.worker / pooled.worker,
-        plain_labels == alone_labels,
-    ));
-    for (region, value) in &d {
-        ensure!(
-            *value >= 0.99,
-            "the build without SIMD and native disagree on {region}: Dice {value}"
-        );
+    // The reference (under `cargo xtask bench-browser`): the same page with the worker built
+    // without SIMD (the wasm CPU path as it was), one worker, on the sample; timed against the
+    // runs above.
+    if let Some(reference_origin) = reference_origin {
+        c.goto(&format!("{reference_origin}/")).await?;
+        wait_for(
+            c,
+            ".model-state[data-state='ready']",
+            Duration::from_secs(120),
+        )
+        .await?;
+        choose_backend(c, "cpu").await?;
+        load_sample(c).await?;
+        choose_workers(c, "1").await?;
+        let plain = segment(c, Duration::from_secs(900)).await?;
+        let plain_labels = labels_of(&download(c, downloads).await?)?;
+        let d = dice(&plain_labels, &native, &input)?;
+        report.push(format!(
+            "sample 240×240×155 on the CPU backend, wall time in the worker: one worker without \
+             SIMD (reference build) {:.1} s ({:.2}× native), one worker with SIMD {:.1} s ({:.2}×), \
+             the pool with SIMD {:.1} s ({:.2}×), native {native_seconds:.1} s; SIMD {:.2}× faster, \
+             the pool {:.2}× faster than one worker without SIMD; the reference's labels identical \
+             to the shipped build's: {}; Dice vs native {d:?}",
+            plain.worker,
+            plain.worker / native_seconds,
+            alone.worker,
+            alone.worker / native_seconds,
+            pooled.worker,
+            pooled.worker / native_seconds,
+            plain.worker / alone.worker,
+            plain.worker / pooled.worker,
+            plain_labels == alone_labels,
+        ));
+        for (region, value) in &d {
+            ensure!(
+                *value >= 0.99,
+                "the build without SIMD and native disagree on {region}: Dice {value}"
+            );
+        }
+    } else {
+        report.push("one worker without SIMD: not timed (cargo xtask bench-browser builds the reference and times it)".into());
     }
 
     // A browser without WebGL2 (its context refused, as where it is switched off): the 3-D view
@@ -1496,15 +1516,7 @@ async fn walk_through(
         panel.contains("drawn in software"),
         "the 3-D panel does not say it draws in software: {panel}"
     );
-    c.execute(
-        "const c = document.querySelector(\"canvas[data-plane='3d']\"); \
-         const r = c.getBoundingClientRect(); \
-         const at = (type, dx) => c.dispatchEvent(new MouseEvent(type, {bubbles: true, \
-           clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2})); \
-         at('mousedown', 0); at('mousemove', 60); at('mouseup', 60);",
-        vec![],
-    )
-    .await?;
+    drag_3d(c).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let turned = surface_pixels(c).await?;
     ensure!(
