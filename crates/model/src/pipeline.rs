@@ -18,14 +18,14 @@
 //!    [`Job::run_async`] (asynchronous, for WebGPU in a browser) over the same steps.
 //! 5. **Back to the input grid** ([`PreparedCase::finish`]): probabilities interpolated to
 //!    the case's grid, tumour classes zeroed outside the brain mask, labels at
-//!    [`LABEL_THRESHOLD`], pasted into the working grid's orientation, then (nearest voxel) onto
+//!    [`LABEL_THRESHOLD`], components smaller than one network voxel dropped, pasted into the working grid's orientation, then (nearest voxel) onto
 //!    the reference grid; [`Scans::labels_on_scan`] writes them on any input's own grid.
 
 use std::path::Path;
 
 use adamm_measure::{mean_intensities, measure_rano, region_stats, Measurements};
 use adamm_volume::align::{align_scans, labels_onto, AlignedScans, ScanAlignment};
-use adamm_volume::brats::{Availability, LoadedCase, Modality};
+use adamm_volume::brats::{drop_specks, Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
 use adamm_volume::preprocess::{
     preprocess_with_mask, Normalization, PreprocessOptions, Preprocessed,
@@ -656,12 +656,15 @@ impl PreparedCase {
     }
 
     /// Step 5: the network's output back on the native grid as labels at
-    /// [`LABEL_THRESHOLD`], with the presence scores.
+    /// [`LABEL_THRESHOLD`], less the specks smaller than one voxel of the network's grid
+    /// ([`drop_specks`]), with the presence scores.
     pub fn finish(&self, coarse: Segmentation) -> Result<CaseLabels, PipelineError> {
         let on_case = self.case_probabilities(coarse);
+        let mut labels = on_case.labels(LABEL_THRESHOLD);
+        drop_specks(&mut labels, on_case.dims, self.factor.pow(3));
         let working = self
             .case
-            .labels_to_native(&on_case.labels(LABEL_THRESHOLD))
+            .labels_to_native(&labels)
             .map_err(PipelineError::Prepare)?;
         let (labels, on_working_grid) = match &self.to_reference {
             None => (working, None),

@@ -193,6 +193,38 @@ impl LabelVolumes {
     }
 }
 
+/// Drops the specks of an internal label map on `dims` (x fastest): every 26-connected
+/// component of a region smaller than `min_voxels` goes to the next region out, innermost
+/// first: an ET speck becomes NETC (as nnU-Net's BraTS post-processing turns small ET into
+/// necrosis), then a TC speck becomes SNFH, then a WT speck becomes background. Returns how
+/// many voxels changed; a map whose length is not `dims` is left as it is.
+///
+/// The pipeline calls it with the volume of one voxel of the network's working grid: a
+/// component smaller than that is interpolation of a probability that barely crossed the
+/// threshold, not a structure the network resolved.
+pub fn drop_specks(labels: &mut [u8], dims: [usize; 3], min_voxels: usize) -> usize {
+    if labels.len() != dims.iter().product::<usize>() || min_voxels <= 1 {
+        return 0;
+    }
+    let before = labels.to_vec();
+    for (region, outer) in [
+        (Region::ET, label::NETC),
+        (Region::TC, label::SNFH),
+        (Region::WT, label::BACKGROUND),
+    ] {
+        let (component, sizes) = crate::mask::components_26(&region.mask(labels), dims);
+        if sizes.iter().all(|&n| n >= min_voxels) {
+            continue;
+        }
+        for (l, &c) in labels.iter_mut().zip(&component) {
+            if c != 0 && sizes[c as usize - 1] < min_voxels {
+                *l = outer;
+            }
+        }
+    }
+    labels.iter().zip(&before).filter(|(a, b)| a != b).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +269,62 @@ mod tests {
         assert_eq!(Region::WT.mask(&labels), [false, true, true, true]);
         assert_eq!(Region::TC.mask(&labels), [false, true, false, true]);
         assert_eq!(Region::ET.mask(&labels), [false, false, false, true]);
+    }
+    #[test]
+    fn specks_go_to_the_next_region_out_and_lesions_stay() {
+        // An 8×4×4 grid: a 2×2×2 ET lesion (8 voxels, the smallest kept) in a 5×3×3 block of
+        // edema, one more ET voxel touching the lesion by a corner, a lone ET voxel in the
+        // edema, a lone NETC voxel beside the edema (its own TC component) and a lone edema
+        // voxel far away (its own WT component).
+        let dims = [8, 4, 4];
+        let at = |x: usize, y: usize, z: usize| x + dims[0] * (y + dims[1] * z);
+        let mut labels = vec![label::BACKGROUND; 128];
+        for z in 0..3 {
+            for y in 0..3 {
+                for x in 0..5 {
+                    labels[at(x, y, z)] = if x < 2 && y < 2 && z < 2 {
+                        label::ET
+                    } else {
+                        label::SNFH
+                    };
+                }
+            }
+        }
+        labels[at(2, 2, 2)] = label::ET;
+        labels[at(4, 1, 1)] = label::ET;
+        labels[at(5, 0, 3)] = label::NETC;
+        labels[at(7, 3, 3)] = label::SNFH;
+        let before = labels.clone();
+        let changed = drop_specks(&mut labels, dims, 8);
+        assert_eq!(
+            labels[at(2, 2, 2)],
+            label::ET,
+            "26-connected to the lesion: kept"
+        );
+        assert_eq!(
+            labels[at(4, 1, 1)],
+            label::SNFH,
+            "an ET speck in edema: NETC, then SNFH"
+        );
+        assert_eq!(
+            labels[at(5, 0, 3)],
+            label::SNFH,
+            "a TC speck touching edema: SNFH"
+        );
+        assert_eq!(
+            labels[at(7, 3, 3)],
+            label::BACKGROUND,
+            "a WT speck: background"
+        );
+        let moved: Vec<usize> = (0..128).filter(|&i| labels[i] != before[i]).collect();
+        assert_eq!(moved, vec![at(4, 1, 1), at(5, 0, 3), at(7, 3, 3)]);
+        assert_eq!(changed, 3);
+        // One voxel is the smallest lesion there is: nothing is a speck of it.
+        let mut again = before.clone();
+        assert_eq!(drop_specks(&mut again, dims, 1), 0);
+        assert_eq!(again, before);
+        // A map of the wrong size is left alone.
+        let mut short = before[..127].to_vec();
+        assert_eq!(drop_specks(&mut short, dims, 8), 0);
     }
 }

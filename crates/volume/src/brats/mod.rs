@@ -32,5 +32,7 @@ pub use case::{
     check_one_grid, check_same_grid, load_case, CaseError, LoadedCase, GRID_TOLERANCE_MM,
 };
 pub use discovery::{check_case_headers, discover_cases, CaseFiles, Discovery};
-pub use labels::{label, LabelConvention, LabelError, LabelVolumes, Region, LABEL_COLOURS};
+pub use labels::{
+    drop_specks, label, LabelConvention, LabelError, LabelVolumes, Region, LABEL_COLOURS,
+};
 pub use names::{classify_file_name, nifti_stem, FileRole, Modality, Naming};
