@@ -21,9 +21,12 @@ pub struct Args {
     /// Output weights (`.bpk`); the model card is written next to it as `<name>.json`.
     #[arg(long)]
     out: PathBuf,
-    /// An `adamm eval` output folder whose summary.json goes into the card.
-    #[arg(long)]
-    eval: Option<PathBuf>,
+    /// An `adamm eval` output folder (`DIR` or `NAME=DIR`) whose summary.json goes into the
+    /// card under NAME (default: the folder's name). Repeatable: for an evaluation of several
+    /// sets, give each set's folder (`--eval id=EVAL/id --eval ood=EVAL/ood`), in
+    /// distribution first.
+    #[arg(long, value_parser = crate::eval::parse_set)]
+    eval: Vec<crate::eval::TestSet>,
     /// Export the last checkpoint's student instead of the best-validated one.
     #[arg(long)]
     last: bool,
@@ -46,10 +49,19 @@ struct ModelCard {
     working_grid: String,
     /// How it was trained.
     training: Training,
-    /// Evaluation summary, if given.
-    evaluation: Option<EvalSummary>,
+    /// Evaluation summaries, one per test set given, in that order.
+    evaluations: Vec<NamedEvaluation>,
     /// What it is not.
     intended_use: &'static str,
+}
+
+/// One test set's evaluation in the card.
+#[derive(Serialize)]
+struct NamedEvaluation {
+    /// The set's name.
+    set: String,
+    /// Its `summary.json`.
+    summary: EvalSummary,
 }
 
 #[derive(Serialize)]
@@ -78,10 +90,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     student
         .save_for_inference(&args.out, Precision::F16, config.inference_settings())
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let evaluation = match &args.eval {
-        Some(dir) => Some(EvalSummary::load(&dir.join("summary.json"))?),
-        None => None,
-    };
+    let evaluations = args
+        .eval
+        .iter()
+        .map(|set| {
+            let file = set.dir.join("summary.json");
+            anyhow::ensure!(
+                file.is_file(),
+                "{} has no summary.json: give the folder of one test set (for an evaluation of \
+                 several sets, one --eval NAME=DIR/NAME each)",
+                set.dir.display()
+            );
+            Ok(NamedEvaluation {
+                set: set.name.clone(),
+                summary: EvalSummary::load(&file)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let f = config.network.grid_factor;
     let card = ModelCard {
         model: "AdaMM student (missing-modality brain tumour segmentation)",
@@ -108,7 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             iterations_done: state.iteration,
             best_validation: state.best,
         },
-        evaluation,
+        evaluations,
         intended_use: "research and teaching; not a medical device",
     };
     let card_path = args.out.with_extension("json");

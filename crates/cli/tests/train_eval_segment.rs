@@ -370,10 +370,52 @@ fn train_resume_eval_segment_export() {
     )
     .expect("json");
     assert_eq!(card["training"]["iterations_done"], 2);
+    assert_eq!(card["evaluations"][0]["set"], "eval");
     assert_eq!(
-        card["evaluation"]["combinations"].as_array().map(Vec::len),
+        card["evaluations"][0]["summary"]["combinations"]
+            .as_array()
+            .map(Vec::len),
         Some(15)
     );
+    // Several sets, named, in the order given; a folder of several sets is refused.
+    ok(adamm(&[
+        "export",
+        "--run",
+        &s(&a),
+        "--out",
+        &s(&model),
+        "--eval",
+        &format!("id={}", s(&sets.join("id"))),
+        "--eval",
+        &format!("ood={}", s(&sets.join("ood"))),
+    ]));
+    let card: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("model.json")).expect("card"),
+    )
+    .expect("json");
+    let names: Vec<&str> = card["evaluations"]
+        .as_array()
+        .expect("evaluations")
+        .iter()
+        .filter_map(|e| e["set"].as_str())
+        .collect();
+    assert_eq!(names, ["id", "ood"]);
+    assert_eq!(
+        card["evaluations"][1]["summary"]["combinations"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let err = failed(adamm(&[
+        "export",
+        "--run",
+        &s(&a),
+        "--out",
+        &s(&model),
+        "--eval",
+        &s(&sets),
+    ]));
+    assert!(err.contains("has no summary.json"), "{err}");
 
     // Segment in three orientations: the output has the input's grid and header.
     for (name, affine) in [("LAS", las()), ("RAS", ras()), ("LPS", lps())] {
