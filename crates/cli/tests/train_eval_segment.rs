@@ -356,19 +356,23 @@ fn train_resume_eval_segment_export() {
 
     // Export for the browser, with a model card carrying the evaluation.
     let model = tmp.path().join("model.bpk");
-    ok(adamm(&[
-        "export",
-        "--run",
-        &s(&a),
-        "--out",
-        &s(&model),
-        "--eval",
-        &s(&eval),
-    ]));
-    let card: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(tmp.path().join("model.json")).expect("card"),
-    )
-    .expect("json");
+    // `adamm export` with these --eval folders; the card it wrote.
+    let export = |evals: &[String]| -> serde_json::Value {
+        let mut args = vec![
+            "export".to_owned(),
+            "--run".into(),
+            s(&a),
+            "--out".into(),
+            s(&model),
+        ];
+        for e in evals {
+            args.extend(["--eval".to_owned(), e.clone()]);
+        }
+        ok(adamm(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("model.json")).expect("card"))
+            .expect("json")
+    };
+    let card = export(&[s(&eval)]);
     assert_eq!(card["training"]["iterations_done"], 2);
     assert_eq!(card["evaluations"][0]["set"], "eval");
     assert_eq!(
@@ -378,21 +382,10 @@ fn train_resume_eval_segment_export() {
         Some(15)
     );
     // Several sets, named, in the order given; a folder of several sets is refused.
-    ok(adamm(&[
-        "export",
-        "--run",
-        &s(&a),
-        "--out",
-        &s(&model),
-        "--eval",
-        &format!("id={}", s(&sets.join("id"))),
-        "--eval",
-        &format!("ood={}", s(&sets.join("ood"))),
-    ]));
-    let card: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(tmp.path().join("model.json")).expect("card"),
-    )
-    .expect("json");
+    let card = export(&[
+        format!("id={}", s(&sets.join("id"))),
+        format!("ood={}", s(&sets.join("ood"))),
+    ]);
     let names: Vec<&str> = card["evaluations"]
         .as_array()
         .expect("evaluations")
