@@ -144,8 +144,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         windows.window = [w; 3];
     }
     let normalization = model.normalization();
+    let min_enhancing_mm3 = model.min_enhancing_mm3();
+    let mut pipeline = Pipeline::new(model.student, windows, normalization, &device)?;
+    pipeline.set_min_enhancing_mm3(min_enhancing_mm3);
     let evaluator = Evaluator {
-        pipeline: Pipeline::new(model.student, windows, normalization, &device)?,
+        pipeline,
         model_path: &model_path,
         args: &args,
     };
@@ -286,14 +289,15 @@ impl Evaluator<'_> {
         let elapsed = started.elapsed().as_secs_f64();
         write_metrics_csv(&out.join("metrics.csv"), &rows)?;
         let summary = summarize(&rows);
-        let json = EvalSummary::of(&rows);
+        let min_enhancing_mm3 = self.pipeline.min_enhancing_mm3();
+        let json = EvalSummary::of(&rows, min_enhancing_mm3);
         json.save(&out.join("summary.json"))?;
         let window = self.pipeline.segmenter().config().window;
         let origin = origin(&cases.iter().map(|c| c.dir.as_path()).collect::<Vec<_>>());
         let text = format!(
             "# Evaluation of {} on {}\n\n{} cases from `{}` ({origin}), {} combinations; sliding \
-             window {}×{}×{} on the network grid, overlap {}; metrics on each case's native grid \
-             (HD95 in mm); {elapsed:.0} s.\n\n{}",
+             window {}×{}×{} on the network grid, overlap {}; {}; metrics on each case's \
+             native grid (HD95 in mm); {elapsed:.0} s.\n\n{}",
             self.model_path.display(),
             set.name,
             json.cases,
@@ -303,6 +307,11 @@ impl Evaluator<'_> {
             window[1],
             window[2],
             args.overlap,
+            if min_enhancing_mm3 == 0 {
+                "every enhancing tumour reported".to_string()
+            } else {
+                format!("enhancing tumour under {min_enhancing_mm3} mm³ reported as necrosis")
+            },
             markdown_table(&summary)
         );
         let md = out.join("summary.md");

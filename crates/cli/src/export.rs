@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use adamm_model::burn::tensor::Device;
-use adamm_model::{Precision, Student};
+use adamm_model::{InferenceSettings, Precision, Student};
+use adamm_train::compare::read_metrics_csv;
+use adamm_train::enhancing::{self, ThresholdScore};
 use adamm_train::eval::EvalSummary;
 use adamm_train::run::DataRecord;
 use adamm_train::trainer::TrainState;
@@ -30,6 +32,12 @@ pub struct Args {
     /// Export the last checkpoint's student instead of the best-validated one.
     #[arg(long)]
     last: bool,
+    /// An `adamm eval` folder of one validation set (never a test set), evaluated with this
+    /// student exported without this flag: the smallest enhancing tumour the model reports is
+    /// chosen on it (`adamm_train::enhancing`) and recorded in the weights. Repeatable: the
+    /// sets' rows are pooled. Without it, every enhancing tumour is reported.
+    #[arg(long, value_name = "DIR")]
+    min_enhancing_from: Vec<PathBuf>,
 }
 
 /// The model card written next to exported weights.
@@ -49,6 +57,8 @@ struct ModelCard {
     working_grid: String,
     /// How it was trained.
     training: Training,
+    /// The smallest enhancing tumour reported, and how it was chosen (absent: any is).
+    min_enhancing: Option<MinEnhancing>,
     /// Evaluation summaries, one per test set given, in that order.
     evaluations: Vec<NamedEvaluation>,
     /// What it is not.
@@ -62,6 +72,46 @@ struct NamedEvaluation {
     set: String,
     /// Its `summary.json`.
     summary: EvalSummary,
+}
+
+/// The smallest enhancing tumour reported, in the card.
+#[derive(Serialize)]
+struct MinEnhancing {
+    /// The threshold, mm³: a case whose ET adds up to less is reported as necrosis.
+    mm3: u32,
+    /// The validation evaluations it was chosen on.
+    chosen_on: Vec<String>,
+    /// Mean validation ET Dice at each candidate.
+    sweep: Vec<ThresholdScore>,
+}
+
+/// Chooses the smallest enhancing tumour on the validation evaluations in `dirs`.
+fn choose_min_enhancing(dirs: &[PathBuf]) -> anyhow::Result<MinEnhancing> {
+    let mut rows = Vec::new();
+    for dir in dirs {
+        let summary = EvalSummary::load(&dir.join("summary.json")).with_context(|| {
+            format!(
+                "{} is not the folder of one evaluated set (for an evaluation of several \
+                 sets, give each set's folder)",
+                dir.display()
+            )
+        })?;
+        anyhow::ensure!(
+            summary.min_enhancing_mm3 == 0,
+            "{} was evaluated with a model that already reports no enhancing tumour under {} \
+             mm³: evaluate the validation set with the student exported without \
+             --min-enhancing-from",
+            dir.display(),
+            summary.min_enhancing_mm3
+        );
+        rows.extend(read_metrics_csv(&dir.join("metrics.csv"))?);
+    }
+    let sweep = enhancing::sweep(&rows)?;
+    Ok(MinEnhancing {
+        mm3: enhancing::choose(&sweep),
+        chosen_on: dirs.iter().map(|d| d.display().to_string()).collect(),
+        sweep,
+    })
 }
 
 #[derive(Serialize)]
@@ -84,11 +134,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         paths.best_student()
     };
+    let min_enhancing = if args.min_enhancing_from.is_empty() {
+        None
+    } else {
+        Some(choose_min_enhancing(&args.min_enhancing_from)?)
+    };
     let device = Device::flex();
     let student = Student::load(&config.network, &source, &device)
         .with_context(|| format!("loading {}", source.display()))?;
+    let settings = InferenceSettings {
+        min_enhancing_mm3: min_enhancing.as_ref().map_or(0, |m| m.mm3),
+        ..config.inference_settings()
+    };
     student
-        .save_for_inference(&args.out, Precision::F16, config.inference_settings())
+        .save_for_inference(&args.out, Precision::F16, settings)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let evaluations = args
         .eval
@@ -133,6 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             iterations_done: state.iteration,
             best_validation: state.best,
         },
+        min_enhancing,
         evaluations,
         intended_use: "research and teaching; not a medical device",
     };
@@ -149,5 +209,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         size as f64 / 1e6,
         card_path.display()
     )?;
+    if settings.min_enhancing_mm3 > 0 {
+        writeln!(
+            out,
+            "enhancing tumour under {} mm³ is reported as necrosis (chosen on the validation \
+             sets given)",
+            settings.min_enhancing_mm3
+        )?;
+    }
     Ok(())
 }

@@ -407,7 +407,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let window = windows.window;
     let normalization = model.normalization();
+    let min_enhancing_mm3 = model.min_enhancing_mm3();
     let mut pipeline = Pipeline::new(model.student, windows, normalization, &device)?;
+    pipeline.set_min_enhancing_mm3(min_enhancing_mm3);
     pipeline.set_stripping(match args.strip {
         StripArg::Auto => Stripping::Auto,
         StripArg::Always => Stripping::Always,

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use adamm_model::AdammConfig;
+use adamm_model::{AdammConfig, WeightsInfo};
 use adamm_train::sampler::SamplerConfig;
 use adamm_train::TrainConfig;
 use adamm_volume::geometry::Affine;
@@ -356,8 +356,8 @@ fn train_resume_eval_segment_export() {
 
     // Export for the browser, with a model card carrying the evaluation.
     let model = tmp.path().join("model.bpk");
-    // `adamm export` with these --eval folders; the card it wrote.
-    let export = |evals: &[String]| -> serde_json::Value {
+    // `adamm export` with these (flag, value) pairs; the card it wrote.
+    let export = |flags: &[(&str, String)]| -> serde_json::Value {
         let mut args = vec![
             "export".to_owned(),
             "--run".into(),
@@ -365,14 +365,17 @@ fn train_resume_eval_segment_export() {
             "--out".into(),
             s(&model),
         ];
-        for e in evals {
-            args.extend(["--eval".to_owned(), e.clone()]);
+        for (flag, value) in flags {
+            args.extend([(*flag).to_owned(), value.clone()]);
         }
         ok(adamm(&args.iter().map(String::as_str).collect::<Vec<_>>()));
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("model.json")).expect("card"))
             .expect("json")
     };
-    let card = export(&[s(&eval)]);
+    let card = export(&[("--eval", s(&eval))]);
+    assert!(card["min_enhancing"].is_null(), "{card}");
+    let info = WeightsInfo::from_bytes(&std::fs::read(&model).expect("model")).expect("info");
+    assert_eq!(info.recorded_min_enhancing_mm3, Some(0));
     assert_eq!(card["training"]["iterations_done"], 2);
     assert_eq!(card["evaluations"][0]["set"], "eval");
     assert_eq!(
@@ -383,8 +386,8 @@ fn train_resume_eval_segment_export() {
     );
     // Several sets, named, in the order given; a folder of several sets is refused.
     let card = export(&[
-        format!("id={}", s(&sets.join("id"))),
-        format!("ood={}", s(&sets.join("ood"))),
+        ("--eval", format!("id={}", s(&sets.join("id")))),
+        ("--eval", format!("ood={}", s(&sets.join("ood")))),
     ]);
     let names: Vec<&str> = card["evaluations"]
         .as_array()
@@ -409,6 +412,60 @@ fn train_resume_eval_segment_export() {
         &s(&sets),
     ]));
     assert!(err.contains("has no summary.json"), "{err}");
+
+    // The smallest enhancing tumour, chosen on validation evaluations (two sets pooled):
+    // one of the candidates, the sweep in the card, the same threshold in the weights file.
+    let card = export(&[
+        ("--min-enhancing-from", s(&sets.join("id"))),
+        ("--min-enhancing-from", s(&sets.join("ood"))),
+    ]);
+    let chosen = card["min_enhancing"]["mm3"].as_u64().expect("mm3");
+    assert!(
+        adamm_train::enhancing::CANDIDATES_MM3.contains(&(chosen as u32)),
+        "{card}"
+    );
+    let sweep = card["min_enhancing"]["sweep"].as_array().expect("sweep");
+    assert_eq!(sweep.len(), adamm_train::enhancing::CANDIDATES_MM3.len());
+    let best = sweep
+        .iter()
+        .filter_map(|s| s["et_dice"].as_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let at_chosen = sweep
+        .iter()
+        .find(|s| s["min_mm3"].as_u64() == Some(chosen))
+        .and_then(|s| s["et_dice"].as_f64());
+    assert_eq!(at_chosen, Some(best), "{card}");
+    assert_eq!(
+        card["min_enhancing"]["chosen_on"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let info = WeightsInfo::from_bytes(&std::fs::read(&model).expect("model")).expect("info");
+    assert_eq!(info.recorded_min_enhancing_mm3, Some(chosen as u32));
+    // An evaluation made with a threshold already in force is refused: choosing on it would
+    // count the rule twice.
+    let floored = tmp.path().join("floored");
+    std::fs::create_dir_all(&floored).expect("mkdir");
+    std::fs::copy(sets.join("id/metrics.csv"), floored.join("metrics.csv")).expect("copy");
+    let mut summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sets.join("id/summary.json")).expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(summary["min_enhancing_mm3"], 0);
+    summary["min_enhancing_mm3"] = 500.into();
+    std::fs::write(floored.join("summary.json"), summary.to_string()).expect("write");
+    let err = failed(adamm(&[
+        "export",
+        "--run",
+        &s(&a),
+        "--out",
+        &s(&model),
+        "--min-enhancing-from",
+        &s(&floored),
+    ]));
+    assert!(
+        err.contains("already reports no enhancing tumour under 500"),
+        "{err}"
+    );
 
     // Segment in three orientations: the output has the input's grid and header.
     for (name, affine) in [("LAS", las()), ("RAS", ras()), ("LPS", lps())] {

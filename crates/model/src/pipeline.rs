@@ -25,7 +25,7 @@ use std::path::Path;
 
 use adamm_measure::{mean_intensities, measure_rano, region_stats, Measurements};
 use adamm_volume::align::{align_scans, labels_onto, AlignedScans, ScanAlignment};
-use adamm_volume::brats::{drop_specks, Availability, LoadedCase, Modality};
+use adamm_volume::brats::{drop_small_enhancing, drop_specks, Availability, LoadedCase, Modality};
 use adamm_volume::nifti_io::Header;
 use adamm_volume::preprocess::{
     preprocess_with_mask, Normalization, PreprocessOptions, Preprocessed,
@@ -405,6 +405,11 @@ impl LoadedStudent {
     pub fn normalization(&self) -> Normalization {
         self.info.normalization()
     }
+
+    /// The smallest enhancing tumour the file reports, mm³ ([`WeightsInfo::min_enhancing_mm3`]).
+    pub fn min_enhancing_mm3(&self) -> u32 {
+        self.info.min_enhancing_mm3()
+    }
 }
 
 /// The segmentation pipeline of one loaded student (see the module docs). Build it once per
@@ -415,6 +420,7 @@ pub struct Pipeline {
     preprocess: PreprocessOptions,
     extractor: Option<BrainExtractor>,
     stripping: Stripping,
+    min_enhancing_mm3: u32,
     device: Device,
 }
 
@@ -436,6 +442,7 @@ impl Pipeline {
             },
             extractor: None,
             stripping: Stripping::default(),
+            min_enhancing_mm3: 0,
             device: device.clone(),
         })
     }
@@ -462,7 +469,23 @@ impl Pipeline {
     pub fn for_student(loaded: LoadedStudent, device: &Device) -> Result<Pipeline, ModelError> {
         let windows = loaded.sliding_window()?;
         let normalization = loaded.normalization();
-        Pipeline::new(loaded.student, windows, normalization, device)
+        let min_enhancing_mm3 = loaded.min_enhancing_mm3();
+        let mut pipeline = Pipeline::new(loaded.student, windows, normalization, device)?;
+        pipeline.set_min_enhancing_mm3(min_enhancing_mm3);
+        Ok(pipeline)
+    }
+
+    /// Sets the smallest enhancing tumour reported, mm³ (normally
+    /// [`LoadedStudent::min_enhancing_mm3`]; 0, the default of [`Pipeline::new`], reports
+    /// any): step 5 turns a case's ET into necrosis when it adds up to less
+    /// ([`drop_small_enhancing`]).
+    pub fn set_min_enhancing_mm3(&mut self, mm3: u32) {
+        self.min_enhancing_mm3 = mm3;
+    }
+
+    /// The smallest enhancing tumour reported, mm³ (see [`Pipeline::set_min_enhancing_mm3`]).
+    pub fn min_enhancing_mm3(&self) -> u32 {
+        self.min_enhancing_mm3
     }
 
     /// The normalisation cases are prepared with.
@@ -530,6 +553,7 @@ impl Pipeline {
             network_dims: resample::coarse_dims(dims, factor),
             network_channels: channels,
             factor,
+            min_enhancing_mm3: self.min_enhancing_mm3,
             case,
             strip,
             working: alignment.working,
@@ -583,6 +607,7 @@ pub struct PreparedCase {
     network_channels: Vec<Vec<f32>>,
     network_dims: [usize; 3],
     factor: usize,
+    min_enhancing_mm3: u32,
     /// What was done about the skull.
     pub strip: StripOutcome,
     working: TargetGrid,
@@ -657,11 +682,13 @@ impl PreparedCase {
 
     /// Step 5: the network's output back on the native grid as labels at
     /// [`LABEL_THRESHOLD`], less the specks smaller than one voxel of the network's grid
-    /// ([`drop_specks`]), with the presence scores.
+    /// ([`drop_specks`]) and an enhancing tumour smaller than the model's smallest
+    /// ([`drop_small_enhancing`], measured on the working grid), with the presence scores.
     pub fn finish(&self, coarse: Segmentation) -> Result<CaseLabels, PipelineError> {
         let on_case = self.case_probabilities(coarse);
         let mut labels = on_case.labels(LABEL_THRESHOLD);
         drop_specks(&mut labels, on_case.dims, self.factor.pow(3));
+        drop_small_enhancing(&mut labels, self.case.spacing_mm, self.min_enhancing_mm3);
         let working = self
             .case
             .labels_to_native(&labels)

@@ -30,6 +30,7 @@ const KEY_CONFIG: &str = "adamm.config";
 const KEY_PRECISION: &str = "adamm.precision";
 const KEY_WINDOW: &str = "adamm.window";
 const KEY_NORMALIZATION: &str = "adamm.normalization";
+const KEY_MIN_ENHANCING: &str = "adamm.min_enhancing_mm3";
 const KEY_STRIP_GRID: &str = "adamm.strip_grid";
 const KEY_STRIP_VOXEL: &str = "adamm.strip_voxel_mm";
 
@@ -45,6 +46,10 @@ pub struct InferenceSettings {
     pub window: [usize; 3],
     /// The intensity normalisation of the training cases.
     pub normalization: Normalization,
+    /// The smallest enhancing tumour the model reports, mm³: a case whose ET adds up to less
+    /// becomes necrosis (`adamm_volume::brats::drop_small_enhancing`); 0 reports any ET.
+    /// Chosen on validation cases at export, 0 for files written during training.
+    pub min_enhancing_mm3: u32,
 }
 
 /// The normalisation of student files that record none: every student saved before
@@ -100,6 +105,9 @@ pub struct WeightsInfo {
     /// The normalisation recorded with the weights; `None` in files written before it was
     /// recorded.
     pub recorded_normalization: Option<Normalization>,
+    /// The smallest enhancing tumour reported, mm³ ([`InferenceSettings::min_enhancing_mm3`]);
+    /// `None` in files written before it was recorded.
+    pub recorded_min_enhancing_mm3: Option<u32>,
 }
 
 impl WeightsInfo {
@@ -136,6 +144,15 @@ impl WeightsInfo {
                 ))
             })?),
         };
+        let recorded_min_enhancing_mm3 = match get(KEY_MIN_ENHANCING) {
+            None => None,
+            Some(text) => Some(text.trim().parse::<u32>().map_err(|_| {
+                ModelError::WeightsMismatch(format!(
+                    "unreadable smallest enhancing tumour {text:?} in the file's metadata \
+                     (expected a whole number of mm³ such as 500)"
+                ))
+            })?),
+        };
         match (get(KEY_KIND), get(KEY_CONFIG)) {
             (Some(kind), Some(config_json)) => Ok(WeightsInfo {
                 kind,
@@ -143,6 +160,7 @@ impl WeightsInfo {
                 precision: get(KEY_PRECISION).unwrap_or_else(|| "f32".into()),
                 recorded_window,
                 recorded_normalization,
+                recorded_min_enhancing_mm3,
             }),
             _ => Err(ModelError::WeightsMismatch(
                 "the file has no AdaMM metadata (adamm.kind, adamm.config): it was not saved by \
@@ -179,6 +197,12 @@ impl WeightsInfo {
     /// [`LEGACY_NORMALIZATION`] for files written before it was recorded.
     pub fn normalization(&self) -> Normalization {
         self.recorded_normalization.unwrap_or(LEGACY_NORMALIZATION)
+    }
+
+    /// The smallest enhancing tumour to report, mm³: the one recorded in the file, or 0 (any
+    /// ET) for files written before it was recorded.
+    pub fn min_enhancing_mm3(&self) -> u32 {
+        self.recorded_min_enhancing_mm3.unwrap_or(0)
     }
 }
 
@@ -239,7 +263,8 @@ fn to_bytes_with<M: Persisted>(
     if let Some(settings) = inference {
         store = store
             .metadata(KEY_WINDOW, format_window(settings.window))
-            .metadata(KEY_NORMALIZATION, settings.normalization.name());
+            .metadata(KEY_NORMALIZATION, settings.normalization.name())
+            .metadata(KEY_MIN_ENHANCING, settings.min_enhancing_mm3.to_string());
     }
     if precision == Precision::F16 {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());

@@ -48,10 +48,11 @@ fn the_window_comes_from_the_model_file_and_old_files_follow_a_rule() {
     let student = tiny().init_student(&device).unwrap();
 
     // Recorded: the file says how to run it.
-    for normalization in Normalization::ALL {
+    for (normalization, min_enhancing_mm3) in Normalization::ALL.into_iter().zip([0, 500, 7]) {
         let settings = InferenceSettings {
             window: [32, 48, 16],
             normalization,
+            min_enhancing_mm3,
         };
         let bytes = student
             .to_bytes_for_inference(Precision::F16, settings)
@@ -59,10 +60,12 @@ fn the_window_comes_from_the_model_file_and_old_files_follow_a_rule() {
         let info = WeightsInfo::from_bytes(&bytes).unwrap();
         assert_eq!(info.recorded_window, Some([32, 48, 16]));
         assert_eq!(info.recorded_normalization, Some(normalization));
+        assert_eq!(info.recorded_min_enhancing_mm3, Some(min_enhancing_mm3));
         let loaded = LoadedStudent::from_bytes(&bytes, &device).unwrap();
         assert_eq!(loaded.sliding_window().unwrap().window, [32, 48, 16]);
         let pipeline = Pipeline::for_student(loaded, &device).unwrap();
         assert_eq!(pipeline.normalization(), normalization);
+        assert_eq!(pipeline.min_enhancing_mm3(), min_enhancing_mm3);
     }
 
     // Not recorded (files written before the fields): z-score, the only normalisation then,
@@ -71,6 +74,8 @@ fn the_window_comes_from_the_model_file_and_old_files_follow_a_rule() {
     let info = WeightsInfo::from_bytes(&old).unwrap();
     assert_eq!(info.recorded_window, None);
     assert_eq!(info.recorded_normalization, None);
+    assert_eq!(info.recorded_min_enhancing_mm3, None);
+    assert_eq!(info.min_enhancing_mm3(), 0);
     assert_eq!(info.normalization(), Normalization::ZScore);
     assert_eq!(LEGACY_NORMALIZATION, Normalization::ZScore);
     assert_eq!(info.window().unwrap(), SlidingWindowConfig::new().window);

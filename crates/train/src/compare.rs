@@ -24,7 +24,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::TrainError;
-use crate::report::EvalRow;
+use crate::report::{EvalRow, RegionVolumes};
 
 /// The confidence level of the reported intervals (95 %).
 pub const CONFIDENCE: f64 = 0.95;
@@ -40,6 +40,9 @@ const COLUMNS: [&str; 8] = [
     "sensitivity",
     "specificity",
 ];
+
+/// The volume columns of `metrics.csv`, absent from files written before them.
+const VOLUME_COLUMNS: [&str; 2] = ["predicted_ml", "reference_ml"];
 
 /// Reads an evaluation's `metrics.csv` (as [`crate::report::write_metrics_csv`] writes it).
 ///
@@ -84,6 +87,20 @@ pub fn parse_metrics_csv(path: &Path, text: &str) -> Result<Vec<EvalRow>, TrainE
                 )
             })?;
     }
+    let volume_index: Option<[usize; 2]> =
+        match VOLUME_COLUMNS.map(|name| header.iter().position(|h| h.trim() == name)) {
+            [Some(p), Some(r)] => Some([p, r]),
+            [None, None] => None,
+            _ => {
+                return Err(bad(
+                    header_line,
+                    format!(
+                        "the header has one of `{}` without the other",
+                        VOLUME_COLUMNS.join("`, `")
+                    ),
+                ))
+            }
+        };
     let mut first_seen: BTreeMap<Key, usize> = BTreeMap::new();
     let mut rows = Vec::new();
     for (line, fields) in records {
@@ -142,6 +159,30 @@ pub fn parse_metrics_csv(path: &Path, text: &str) -> Result<Vec<EvalRow>, TrainE
                 format!("dice {} is outside [0, 1]", metrics.dice),
             ));
         }
+        let volume = |column: usize, name: &str| -> Result<Option<f64>, TrainError> {
+            let text = fields[column].trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+                _ => Err(bad(
+                    line,
+                    format!("{name} {text:?} is not a volume (a number of mL, 0 or more)"),
+                )),
+            }
+        };
+        let volume_ml = match volume_index {
+            None => None,
+            Some([p, r]) => match (volume(p, VOLUME_COLUMNS[0])?, volume(r, VOLUME_COLUMNS[1])?) {
+                (Some(predicted), Some(reference)) => Some(RegionVolumes {
+                    predicted,
+                    reference,
+                }),
+                (None, None) => None,
+                _ => return Err(bad(line, "one volume given without the other".into())),
+            },
+        };
         if let Some(before) = first_seen.insert((case.clone(), combination, region), line) {
             return Err(bad(
                 line,
@@ -157,6 +198,7 @@ pub fn parse_metrics_csv(path: &Path, text: &str) -> Result<Vec<EvalRow>, TrainE
             combination,
             region,
             metrics,
+            volume_ml,
         });
     }
     if rows.is_empty() {
@@ -664,6 +706,7 @@ mod tests {
                         combination,
                         region,
                         metrics: metrics(dice(i, j, k)),
+                        volume_ml: None,
                     });
                 }
             }
@@ -907,6 +950,10 @@ mod tests {
             |i, _, k| 0.25 * (i + k) as f64,
         );
         written[0].metrics.iou = 0.5;
+        written[1].volume_ml = Some(RegionVolumes {
+            predicted: 12.5,
+            reference: 0.0,
+        });
         write_metrics_csv(&path, &written).expect("write");
         let read = read_metrics_csv(&path).expect("read");
         assert_eq!(read.len(), written.len());
@@ -917,6 +964,7 @@ mod tests {
             );
             assert!((r.metrics.dice - w.metrics.dice).abs() < 1e-6);
             assert!((r.metrics.iou - w.metrics.iou).abs() < 1e-6);
+            assert_eq!(r.volume_ml, w.volume_ml);
         }
 
         let header = "case,combination,region,dice,hd95,iou,sensitivity,specificity\n";
@@ -958,6 +1006,28 @@ mod tests {
             "already given on line 2",
         );
         check("x,1111,TC,1.5,1,0.3,0.9,0.99\n", 3, "outside [0, 1]");
+        // Files from before the volume columns still read; the columns come in pairs.
+        let old = parse_metrics_csv(&path, &format!("{header}{good}")).expect("old file");
+        assert_eq!(old[0].volume_ml, None);
+        let with = "case,combination,region,dice,hd95,iou,sensitivity,specificity,predicted_ml,\
+                    reference_ml\n";
+        let e = parse_metrics_csv(&path, &format!("{with}x,1111,WT,0.5,1,0.3,0.9,0.99,-1,2\n"))
+            .expect_err("negative volume");
+        assert!(
+            e.to_string()
+                .contains("predicted_ml \"-1\" is not a volume"),
+            "{e}"
+        );
+        let e = parse_metrics_csv(&path, &format!("{with}x,1111,WT,0.5,1,0.3,0.9,0.99,1,\n"))
+            .expect_err("one volume");
+        assert!(
+            e.to_string().contains("one volume given without the other"),
+            "{e}"
+        );
+        let half = "case,combination,region,dice,hd95,iou,sensitivity,specificity,predicted_ml\n";
+        let e = parse_metrics_csv(&path, &format!("{half}x,1111,WT,0.5,1,0.3,0.9,0.99,1\n"))
+            .expect_err("one column");
+        assert!(e.to_string().contains("without the other"), "{e}");
         let e = parse_metrics_csv(&path, "case,region,dice\n").expect_err("no columns");
         assert!(e.to_string().contains("no `combination` column"), "{e}");
         let e = parse_metrics_csv(&path, header).expect_err("no rows");

@@ -191,11 +191,13 @@ impl TrainConfig {
     }
 
     /// How the students this run saves are to be run: the validation window and the
-    /// normalisation.
+    /// normalisation, every enhancing tumour reported (the smallest one worth reporting is
+    /// chosen on validation cases at export).
     pub fn inference_settings(&self) -> InferenceSettings {
         InferenceSettings {
             window: self.validation_window(),
             normalization: self.normalization,
+            min_enhancing_mm3: 0,
         }
     }
 

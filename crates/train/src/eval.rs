@@ -8,12 +8,12 @@ use std::path::Path;
 use adamm_model::burn::module::Module;
 use adamm_model::burn::tensor::Tensor;
 use adamm_model::{Pipeline, Scans, Student};
-use adamm_volume::brats::{load_case, Availability, CaseFiles, Modality};
+use adamm_volume::brats::{load_case, Availability, CaseFiles, LabelVolumes, Modality, Region};
 use adamm_volume::metrics::region_metrics;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::report::{mean_row, summarize, CombinationSummary, EvalRow};
+use crate::report::{mean_row, summarize, CombinationSummary, EvalRow, RegionVolumes};
 
 /// Evaluates one case under each of `combinations` that its files allow (a combination
 /// needing a modality the case lacks is skipped and named in the second return value).
@@ -37,6 +37,7 @@ pub fn evaluate_case(
     let dims = scans.dims();
     let spacing = scans.spacing_mm().map_err(in_case)?;
     let have = scans.availability();
+    let reference = LabelVolumes::of(&truth, spacing);
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for &combination in combinations {
@@ -54,17 +55,31 @@ pub fn evaluate_case(
             .labels;
         let metrics = region_metrics(&native, &truth, dims, spacing)
             .map_err(|e| TrainError::Invalid(format!("case {}: {e}", files.id)))?;
+        let predicted = LabelVolumes::of(&native, spacing);
         for (region, m) in metrics {
             rows.push(EvalRow {
                 case: files.id.clone(),
                 combination,
                 region,
                 metrics: m,
+                volume_ml: Some(RegionVolumes {
+                    predicted: region_volume(&predicted, region),
+                    reference: region_volume(&reference, region),
+                }),
             });
         }
         done(combination);
     }
     Ok((rows, skipped))
+}
+
+/// The volume of `region` in `v`, mL.
+fn region_volume(v: &LabelVolumes, region: Region) -> f64 {
+    match region {
+        Region::WT => v.wt(),
+        Region::TC => v.tc(),
+        Region::ET => v.et,
+    }
 }
 
 /// The evaluation summary kept as JSON (`summary.json`) and copied into model cards.
@@ -76,6 +91,10 @@ pub struct EvalSummary {
     pub combinations: Vec<CombinationEntry>,
     /// The mean over combinations.
     pub mean: CombinationEntry,
+    /// The smallest enhancing tumour the pipeline reported, mm³ (0: any; also in summaries
+    /// written before it was recorded).
+    #[serde(default)]
+    pub min_enhancing_mm3: u32,
 }
 
 /// One row of [`EvalSummary`].
@@ -90,8 +109,9 @@ pub struct CombinationEntry {
 }
 
 impl EvalSummary {
-    /// The summary of evaluation rows.
-    pub fn of(rows: &[EvalRow]) -> EvalSummary {
+    /// The summary of evaluation rows from a pipeline reporting enhancing tumours of
+    /// `min_enhancing_mm3` and more.
+    pub fn of(rows: &[EvalRow], min_enhancing_mm3: u32) -> EvalSummary {
         let summary = summarize(rows);
         let entry = |name: String, s: &CombinationSummary| CombinationEntry {
             combination: name,
@@ -105,6 +125,7 @@ impl EvalSummary {
             cases: cases.len(),
             combinations: summary.iter().map(|(a, s)| entry(a.code(), s)).collect(),
             mean: entry("mean".into(), &mean_row(&summary)),
+            min_enhancing_mm3,
         }
     }
 

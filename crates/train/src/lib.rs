@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod compare;
 pub mod config;
+pub mod enhancing;
 pub mod error;
 pub mod eval;
 pub mod json;

@@ -24,16 +24,37 @@ pub struct EvalRow {
     pub region: Region,
     /// The metrics.
     pub metrics: MaskMetrics,
+    /// The region's volume in the prediction and in the reference; `None` when read from a
+    /// `metrics.csv` written before the volumes were.
+    pub volume_ml: Option<RegionVolumes>,
 }
 
-/// Writes `metrics.csv`: `case,combination,region,dice,hd95,iou,sensitivity,specificity`.
+/// A region's volume in one case, mL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionVolumes {
+    /// In the predicted labels.
+    pub predicted: f64,
+    /// In the reference labels.
+    pub reference: f64,
+}
+
+/// Writes `metrics.csv`:
+/// `case,combination,region,dice,hd95,iou,sensitivity,specificity,predicted_ml,reference_ml`
+/// (HD95 in mm; the two volumes empty for a row without them).
 pub fn write_metrics_csv(path: &Path, rows: &[EvalRow]) -> Result<(), TrainError> {
-    let mut out = String::from("case,combination,region,dice,hd95,iou,sensitivity,specificity\n");
+    let mut out = String::from(
+        "case,combination,region,dice,hd95,iou,sensitivity,specificity,predicted_ml,\
+         reference_ml\n",
+    );
     for r in rows {
         let m = &r.metrics;
+        let (predicted, reference) = match r.volume_ml {
+            Some(v) => (format!("{:.4}", v.predicted), format!("{:.4}", v.reference)),
+            None => (String::new(), String::new()),
+        };
         let _ = writeln!(
             out,
-            "{},{},{},{:.6},{:.4},{:.6},{:.6},{:.6}",
+            "{},{},{},{:.6},{:.4},{:.6},{:.6},{:.6},{predicted},{reference}",
             csv_field(&r.case),
             r.combination.code(),
             r.region.name(),
@@ -262,12 +283,14 @@ mod tests {
                     combination: full,
                     region,
                     metrics: m(d, 2.0),
+                    volume_ml: None,
                 });
                 rows.push(EvalRow {
                     case: case.into(),
                     combination: flair,
                     region,
                     metrics: m(d / 2.0, 4.0),
+                    volume_ml: None,
                 });
             }
         }
@@ -343,17 +366,32 @@ mod tests {
     fn csv_has_one_row_per_record_and_quotes_odd_ids() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("metrics.csv");
-        let rows = vec![EvalRow {
+        let row = EvalRow {
             case: "odd,id".into(),
             combination: Availability::FULL,
             region: Region::ET,
             metrics: m(0.5, 1.25),
-        }];
+            volume_ml: Some(RegionVolumes {
+                predicted: 1.5,
+                reference: 0.25,
+            }),
+        };
+        let rows = vec![
+            row.clone(),
+            EvalRow {
+                volume_ml: None,
+                ..row
+            },
+        ];
         write_metrics_csv(&path, &rows).expect("write");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(
             text.lines().nth(1),
-            Some("\"odd,id\",1111,ET,0.500000,1.2500,0.333333,1.000000,1.000000")
+            Some("\"odd,id\",1111,ET,0.500000,1.2500,0.333333,1.000000,1.000000,1.5000,0.2500")
+        );
+        assert_eq!(
+            text.lines().nth(2),
+            Some("\"odd,id\",1111,ET,0.500000,1.2500,0.333333,1.000000,1.000000,,")
         );
     }
 }

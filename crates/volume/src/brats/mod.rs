@@ -33,6 +33,7 @@ pub use case::{
 };
 pub use discovery::{check_case_headers, discover_cases, CaseFiles, Discovery};
 pub use labels::{
-    drop_specks, label, LabelConvention, LabelError, LabelVolumes, Region, LABEL_COLOURS,
+    drop_small_enhancing, drop_specks, label, LabelConvention, LabelError, LabelVolumes, Region,
+    LABEL_COLOURS,
 };
 pub use names::{classify_file_name, nifti_stem, FileRole, Modality, Naming};
