@@ -139,16 +139,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         Some(choose_min_enhancing(&args.min_enhancing_from)?)
     };
-    let device = Device::flex();
-    let student = Student::load(&config.network, &source, &device)
-        .with_context(|| format!("loading {}", source.display()))?;
-    let settings = InferenceSettings {
-        min_enhancing_mm3: min_enhancing.as_ref().map_or(0, |m| m.mm3),
-        ..config.inference_settings()
-    };
-    student
-        .save_for_inference(&args.out, Precision::F16, settings)
-        .with_context(|| format!("writing {}", args.out.display()))?;
     let evaluations = args
         .eval
         .iter()
@@ -166,6 +156,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let device = Device::flex();
+    let student = Student::load(&config.network, &source, &device)
+        .with_context(|| format!("loading {}", source.display()))?;
+    let settings = InferenceSettings {
+        min_enhancing_mm3: min_enhancing.as_ref().map_or(0, |m| m.mm3),
+        ..config.inference_settings()
+    };
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    student
+        .save_for_inference(&args.out, Precision::F16, settings)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     let f = config.network.grid_factor;
     let card = ModelCard {
         model: "AdaMM student (missing-modality brain tumour segmentation)",

@@ -402,16 +402,21 @@ fn train_resume_eval_segment_export() {
             .map(Vec::len),
         Some(2)
     );
+    // Refused before anything is written; a folder that does not exist yet is created.
+    let nested = tmp.path().join("new/models/model.bpk");
     let err = failed(adamm(&[
         "export",
         "--run",
         &s(&a),
         "--out",
-        &s(&model),
+        &s(&nested),
         "--eval",
         &s(&sets),
     ]));
     assert!(err.contains("has no summary.json"), "{err}");
+    assert!(!tmp.path().join("new").exists());
+    ok(adamm(&["export", "--run", &s(&a), "--out", &s(&nested)]));
+    assert!(nested.is_file() && nested.with_extension("json").is_file());
 
     // The smallest enhancing tumour, chosen on validation evaluations (two sets pooled):
     // one of the candidates, the sweep in the card, the same threshold in the weights file.
