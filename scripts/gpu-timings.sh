@@ -13,6 +13,16 @@ adamm=${ADAMM:-target/release/adamm}
 out=${1:?usage: scripts/gpu-timings.sh OUT_DIR}
 mkdir -p "$out"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# GNU time adds the peak memory; where it is missing the wall time comes from bash.
+timed() {
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f "$1: %e s wall, %M KB peak" "${@:2}"
+    else
+        local start=$SECONDS
+        "${@:2}"
+        echo "$1: $((SECONDS - start)) s wall"
+    fi
+}
 
 # The second case: synthetic, realistic mode, a seed the model never saw.
 "$adamm" synth --out "$out/case" --cases 1 --seed 9 > /dev/null
@@ -25,7 +35,7 @@ for name in sample second; do
             seg="$out/$name-$window-$device.nii.gz"
             # Twice: the first run compiles the GPU kernels; the second is the one to quote.
             for run in 1 2; do
-                /usr/bin/time -f "$name window $window $device run $run: %e s wall, %M KB peak" \
+                timed "$name window $window $device run $run" \
                     "$adamm" segment --case "$case_dir" --window "$window" --device "$device" \
                     --out "$seg" 2>&1 | grep -E "^timings:|wall" | sed "s/^/$name $window $device $run: /"
             done
