@@ -725,6 +725,7 @@ fn train_refuses_cases_of_the_held_out_anatomy() {
         shape: "realistic".into(),
         degradations: adamm_synth::Degradations::default(),
         perturbation: None,
+        appearance: None,
     };
     provenance
         .write(&data.join("TINY-001"))

@@ -15,7 +15,7 @@ use crate::degrade::{self, Degradations, Slabs, Storage, StoredMask};
 use crate::error::SynthError;
 use crate::field::{gaussian_blur, Fractal};
 use crate::perturb::{self, Perturbation};
-use crate::provenance::Provenance;
+use crate::provenance::{Appearance, ModalityAppearance, Provenance};
 use crate::rng::{hashed_normal_pair, splitmix64, Rand};
 use crate::tumour::{grow, place, Lesion, TumourPlan};
 
@@ -90,6 +90,8 @@ pub struct SynthCase {
     /// The degradations of the randomised acquisition this case got (none, stored as int16,
     /// in the realistic acquisition).
     pub degradations: Degradations,
+    /// The contrast and acquisition each modality was drawn with (written into `synth.json`).
+    pub appearance: Appearance,
 }
 
 /// Per-modality acquisition parameters.
@@ -166,19 +168,44 @@ impl Acquisition {
     /// (normalised coordinates in [-1, 1], sampled on a 9³ lattice) reach `1 ± edge`: the
     /// larger of its highest value and the inverse of its lowest becomes `1 + edge`.
     fn scale_bias_to(&mut self, edge: f64) {
-        let mut extreme = 0.0f64;
+        let (lo, hi) = self.bias_extremes();
+        let extreme = f64::from(lo).ln().abs().max(f64::from(hi).ln().abs());
+        if extreme > 0.0 {
+            let factor = (1.0 + edge).ln() / extreme;
+            self.bias = self.bias.map(|c| c * factor);
+        }
+    }
+
+    /// Lowest and highest multiplicative bias over the brain box (normalised coordinates in
+    /// [-1, 1], sampled on a 9³ lattice).
+    fn bias_extremes(&self) -> (f32, f32) {
+        let (mut lo, mut hi) = (f32::INFINITY, 0.0f32);
         let steps = 9;
         for k in 0..steps {
             for j in 0..steps {
                 for i in 0..steps {
                     let u = [i, j, k].map(|n| 2.0 * n as f64 / (steps - 1) as f64 - 1.0);
-                    extreme = extreme.max(f64::from(self.bias_at(u)).ln().abs());
+                    let b = self.bias_at(u);
+                    lo = lo.min(b);
+                    hi = hi.max(b);
                 }
             }
         }
-        if extreme > 0.0 {
-            let factor = (1.0 + edge).ln() / extreme;
-            self.bias = self.bias.map(|c| c * factor);
+        (lo, hi)
+    }
+
+    /// What this acquisition of `modality` records in the case's provenance, with the class
+    /// means of the case's contrast table.
+    fn record(&self, modality: Modality, contrast: &CaseContrast) -> ModalityAppearance {
+        let (lo, hi) = self.bias_extremes();
+        ModalityAppearance {
+            modality: modality.name().to_owned(),
+            class_means: contrast.table[modality.index()],
+            gamma: self.gamma,
+            wm_level: self.scale,
+            noise: self.noise / self.scale,
+            blur_voxels: self.blur as f32,
+            bias_range: [lo, hi],
         }
     }
 
@@ -447,6 +474,13 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
             _ => {}
         }
     }
+    let appearance = Appearance {
+        modalities: Modality::ALL
+            .iter()
+            .zip(&acquisitions)
+            .map(|(&m, acq)| acq.record(m, &contrast))
+            .collect(),
+    };
 
     let dims = anatomy.dims();
     let full = dims[0] * dims[1] * dims[2];
@@ -578,6 +612,7 @@ pub fn generate_with(anatomy: &Anatomy, seed: u64, options: &GenerateOptions) ->
         tissue,
         mask,
         degradations,
+        appearance,
     }
 }
 
@@ -709,6 +744,7 @@ impl SynthCase {
             shape: self.options.shape.name().to_owned(),
             degradations: self.degradations,
             perturbation: self.options.perturbation.map(|p| p.name().to_owned()),
+            appearance: Some(self.appearance.clone()),
         }
         .write(dir)?;
         Ok(written)
@@ -738,6 +774,18 @@ mod tests {
                 let b = f64::from(a.bias_at(u));
                 assert!(b > 0.2 && b < 5.0, "bias {b}");
             }
+            // What the provenance records is what was drawn.
+            let contrast = CaseContrast::draw_randomised(&mut rng, true);
+            let r = a.record(Modality::T2, &contrast);
+            assert_eq!(r.modality, "T2");
+            assert_eq!(r.class_means, contrast.table[Modality::T2.index()]);
+            assert_eq!(
+                (r.gamma, r.wm_level, r.blur_voxels),
+                (a.gamma, a.scale, a.blur as f32)
+            );
+            assert!((f64::from(r.noise) - noise).abs() < 1e-6);
+            let [lo, hi] = r.bias_range;
+            assert!(lo <= 1.0 && hi >= 1.0 && lo > 0.2 && hi < 5.0, "{lo} {hi}");
         }
         assert!(gammas.iter().any(|&g| g < 0.8) && gammas.iter().any(|&g| g > 1.3));
         let realistic = Acquisition::draw(&mut rng, AcquisitionMode::Realistic);

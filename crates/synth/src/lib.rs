@@ -103,6 +103,6 @@ pub use generate::{
 };
 pub use head::{generate_head, HeadAnatomy, HeadDraws, HeadOptions, SynthHead};
 pub use perturb::Perturbation;
-pub use provenance::{Provenance, PROVENANCE_FILE};
+pub use provenance::{Appearance, ModalityAppearance, Provenance, PROVENANCE_FILE};
 pub use rng::{anatomy_for, case_seed};
 pub use tumour::{Location, TumourKind, TumourPlan};

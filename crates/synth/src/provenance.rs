@@ -40,6 +40,39 @@ pub struct Provenance {
     /// ([`crate::Perturbation::name`]) in a robustness test case; omitted when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perturbation: Option<String>,
+    /// The contrast and acquisition each modality was drawn with, so that a failure can be
+    /// traced to the factor behind it; absent from files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance: Option<Appearance>,
+}
+
+/// What one case's images were drawn with, per modality in T1, T1Gd, T2, FLAIR order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Appearance {
+    /// One entry per modality.
+    pub modalities: Vec<ModalityAppearance>,
+}
+
+/// One modality's draws (see `adamm_synth::generate` and `adamm_synth::contrast` for the
+/// ranges of each mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModalityAppearance {
+    /// `T1`, `T1Gd`, `T2` or `FLAIR`.
+    pub modality: String,
+    /// Class means relative to white matter, before the intensity curve: CSF, GM, WM, NETC,
+    /// SNFH, ET (for a case without enhancement the NETC entry is the solid non-enhancing
+    /// core and no voxel is ET).
+    pub class_means: [f32; 6],
+    /// Exponent γ of the intensity curve `s ↦ s^γ` on the signal relative to WM (1: linear).
+    pub gamma: f32,
+    /// Stored value of white matter (before the bias field).
+    pub wm_level: f32,
+    /// Rician noise σ as a fraction of the white-matter level.
+    pub noise: f32,
+    /// Gaussian blur σ, voxels.
+    pub blur_voxels: f32,
+    /// Lowest and highest multiplicative bias over the brain's bounding box.
+    pub bias_range: [f32; 2],
 }
 
 fn realistic() -> String {
@@ -101,6 +134,7 @@ mod tests {
             shape: "randomised".into(),
             degradations: Degradations::default(),
             perturbation: None,
+            appearance: None,
         };
         p.write(dir.path()).expect("write");
         assert_eq!(Provenance::read(dir.path()).expect("read"), Some(p.clone()));
@@ -123,6 +157,23 @@ mod tests {
             assert_eq!(Provenance::read(dir.path()).expect("read"), Some(q));
         }
         assert_eq!(kinds.len(), 3);
+        // The appearance round-trips.
+        let q = Provenance {
+            appearance: Some(Appearance {
+                modalities: vec![ModalityAppearance {
+                    modality: "FLAIR".into(),
+                    class_means: [0.3, 1.2, 1.0, 1.05, 1.8, 1.5],
+                    gamma: 0.8,
+                    wm_level: 812.5,
+                    noise: 0.03,
+                    blur_voxels: 0.5,
+                    bias_range: [0.8, 1.3],
+                }],
+            }),
+            ..p.clone()
+        };
+        q.write(dir.path()).expect("write");
+        assert_eq!(Provenance::read(dir.path()).expect("read"), Some(q));
         // A file without the mode fields (the first version) reads as realistic.
         std::fs::write(
             dir.path().join(PROVENANCE_FILE),
@@ -141,6 +192,7 @@ mod tests {
             ("realistic", "realistic", "realistic")
         );
         assert!(old.degradations.is_none());
+        assert_eq!(old.appearance, None);
         std::fs::write(dir.path().join(PROVENANCE_FILE), "{ not json").expect("write");
         let err = Provenance::read(dir.path()).expect_err("corrupt");
         assert!(err.to_string().contains(PROVENANCE_FILE), "{err}");

@@ -359,6 +359,22 @@ fn eroded_resampled_float_case() {
         .expect("read")
         .expect("synth.json");
     assert_eq!(provenance.degradations, case.degradations);
+    // The draws behind the images are recorded, inside the randomised ranges.
+    let appearance = provenance.appearance.expect("appearance recorded");
+    assert_eq!(appearance, case.appearance);
+    let names: Vec<&str> = appearance
+        .modalities
+        .iter()
+        .map(|m| m.modality.as_str())
+        .collect();
+    assert_eq!(names, ["T1", "T1Gd", "T2", "FLAIR"]);
+    for m in &appearance.modalities {
+        let (lo, hi) = adamm_synth::generate::RANDOM_GAMMA_RANGE;
+        assert!(f64::from(m.gamma) >= lo - 1e-6 && f64::from(m.gamma) <= hi + 1e-6);
+        let (lo, hi) = adamm_synth::generate::RANDOM_SCALE_RANGE;
+        assert!((lo..=hi).contains(&f64::from(m.wm_level)), "{}", m.wm_level);
+        assert_eq!(m.class_means[Class::Wm.index()], 1.0);
+    }
 }
 
 /// A dilated int16 case with thick slices: labels and tissue as in the realistic case, the rim
