@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use adamm_volume::brats::Modality;
+
 use crate::degrade::Degradations;
 use crate::error::SynthError;
 
@@ -46,19 +48,50 @@ pub struct Provenance {
     pub appearance: Option<Appearance>,
 }
 
-/// What one case's images were drawn with, per modality in T1, T1Gd, T2, FLAIR order.
+/// What one case's images were drawn with, one entry per modality, written under the
+/// modality's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Appearance {
-    /// One entry per modality.
-    pub modalities: Vec<ModalityAppearance>,
+    /// T1.
+    #[serde(rename = "T1")]
+    pub t1: ModalityAppearance,
+    /// T1 after gadolinium.
+    #[serde(rename = "T1Gd")]
+    pub t1gd: ModalityAppearance,
+    /// T2.
+    #[serde(rename = "T2")]
+    pub t2: ModalityAppearance,
+    /// T2-FLAIR.
+    #[serde(rename = "FLAIR")]
+    pub flair: ModalityAppearance,
+}
+
+impl Appearance {
+    /// Builds it from one entry per modality, made by `entry`.
+    pub fn from_fn(mut entry: impl FnMut(Modality) -> ModalityAppearance) -> Self {
+        Appearance {
+            t1: entry(Modality::T1),
+            t1gd: entry(Modality::T1Gd),
+            t2: entry(Modality::T2),
+            flair: entry(Modality::Flair),
+        }
+    }
+
+    /// The entry of `modality`.
+    pub fn get(&self, modality: Modality) -> &ModalityAppearance {
+        match modality {
+            Modality::T1 => &self.t1,
+            Modality::T1Gd => &self.t1gd,
+            Modality::T2 => &self.t2,
+            Modality::Flair => &self.flair,
+        }
+    }
 }
 
 /// One modality's draws (see `adamm_synth::generate` and `adamm_synth::contrast` for the
 /// ranges of each mode).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModalityAppearance {
-    /// `T1`, `T1Gd`, `T2` or `FLAIR`.
-    pub modality: String,
     /// Class means relative to white matter, before the intensity curve: CSF, GM, WM, NETC,
     /// SNFH, ET (for a case without enhancement the NETC entry is the solid non-enhancing
     /// core and no voxel is ET).
@@ -159,17 +192,14 @@ mod tests {
         assert_eq!(kinds.len(), 3);
         // The appearance round-trips.
         let q = Provenance {
-            appearance: Some(Appearance {
-                modalities: vec![ModalityAppearance {
-                    modality: "FLAIR".into(),
-                    class_means: [0.3, 1.2, 1.0, 1.05, 1.8, 1.5],
-                    gamma: 0.8,
-                    wm_level: 812.5,
-                    noise: 0.03,
-                    blur_voxels: 0.5,
-                    bias_range: [0.8, 1.3],
-                }],
-            }),
+            appearance: Some(Appearance::from_fn(|m| ModalityAppearance {
+                class_means: [0.3, 1.2, 1.0, 1.05, 1.8, 1.5],
+                gamma: 0.8 + 0.1 * m.index() as f32,
+                wm_level: 812.5,
+                noise: 0.03,
+                blur_voxels: 0.5,
+                bias_range: [0.8, 1.3],
+            })),
             ..p.clone()
         };
         q.write(dir.path()).expect("write");
