@@ -42,8 +42,16 @@ pub const RANDOM_NOISE_RANGE: (f64, f64) = (0.01, 0.08);
 /// Randomised acquisition: range of the Gaussian blur σ in voxels.
 pub const RANDOM_BLUR_RANGE: (f64, f64) = (0.3, 1.2);
 /// Randomised acquisition: standard deviations of the log bias coefficients (linear,
-/// quadratic), 2.4 × the realistic ones: about ±40 % across the brain.
+/// quadratic), 2.4 × the realistic ones: about ±35 % across the brain in a median draw, the
+/// stronger ones capped at [`RANDOM_BIAS_MAX`].
 pub const RANDOM_BIAS_SD: (f64, f64) = (0.144, 0.096);
+/// Randomised acquisition: the bias field stays within `×(1 + max)` and `×1/(1 + max)` over
+/// the brain (±40 %); a draw that goes further (about 40 % of them) is weakened to reach it
+/// (its log coefficients scaled by one common factor, the field's shape kept).
+pub const RANDOM_BIAS_MAX: f64 = 0.4;
+/// Points per axis of the lattice over the case's box on which a bias field's extremes are
+/// found (those inside the inscribed ellipsoid count).
+const BIAS_LATTICE: usize = 13;
 /// Randomised acquisition: range (log-uniform) of the exponent of the non-linear intensity
 /// curve `s ↦ s^γ` applied to the signal relative to WM (WM stays at 1; orderings are kept,
 /// contrasts compressed or stretched).
@@ -116,6 +124,8 @@ struct AcquisitionRanges {
     noise: (f64, f64),
     blur: (f64, f64),
     bias_sd: (f64, f64),
+    /// Largest bias over the brain, `1 ± max` (`None`: as drawn).
+    bias_max: Option<f64>,
     /// `None`: a linear intensity curve (and no draw for it).
     gamma: Option<(f64, f64)>,
 }
@@ -128,6 +138,7 @@ impl AcquisitionMode {
                 noise: NOISE_RANGE,
                 blur: BLUR_RANGE,
                 bias_sd: BIAS_SD,
+                bias_max: None,
                 gamma: None,
             },
             AcquisitionMode::Randomised => AcquisitionRanges {
@@ -135,6 +146,7 @@ impl AcquisitionMode {
                 noise: RANDOM_NOISE_RANGE,
                 blur: RANDOM_BLUR_RANGE,
                 bias_sd: RANDOM_BIAS_SD,
+                bias_max: Some(RANDOM_BIAS_MAX),
                 gamma: Some(RANDOM_GAMMA_RANGE),
             },
         }
@@ -154,37 +166,52 @@ impl Acquisition {
             *b = rng.normal() * if n < 3 { r.bias_sd.0 } else { r.bias_sd.1 };
         }
         let gamma = r.gamma.map_or(1.0, |(lo, hi)| rng.log_range(lo, hi));
-        Acquisition {
+        let mut acquisition = Acquisition {
             scale: scale as f32,
             noise: noise as f32,
             blur,
             bias,
             noise_key: rng.bits(),
             gamma: gamma as f32,
+        };
+        if let Some(max) = r.bias_max {
+            if acquisition.bias_extreme() > (1.0 + max).ln() {
+                acquisition.scale_bias_to(max);
+            }
         }
+        acquisition
     }
 
-    /// Rescales the log bias coefficients so that the field's extremes over the brain box
-    /// (normalised coordinates in [-1, 1], sampled on a 9³ lattice) reach `1 ± edge`: the
-    /// larger of its highest value and the inverse of its lowest becomes `1 + edge`.
-    fn scale_bias_to(&mut self, edge: f64) {
+    /// The field's largest excursion over the brain, `|ln b|`.
+    fn bias_extreme(&self) -> f64 {
         let (lo, hi) = self.bias_extremes();
-        let extreme = f64::from(lo).ln().abs().max(f64::from(hi).ln().abs());
+        f64::from(lo).ln().abs().max(f64::from(hi).ln().abs())
+    }
+
+    /// Rescales the log bias coefficients so that the field's extremes over the brain (see
+    /// [`Acquisition::bias_extremes`]) reach `1 ± edge`: the larger of its highest value and
+    /// the inverse of its lowest becomes `1 + edge`.
+    fn scale_bias_to(&mut self, edge: f64) {
+        let extreme = self.bias_extreme();
         if extreme > 0.0 {
             let factor = (1.0 + edge).ln() / extreme;
             self.bias = self.bias.map(|c| c * factor);
         }
     }
 
-    /// Lowest and highest multiplicative bias over the brain box (normalised coordinates in
-    /// [-1, 1], sampled on a 9³ lattice).
+    /// Lowest and highest multiplicative bias over the brain: the ellipsoid inscribed in the
+    /// box the case is drawn in, the brain's box plus a margin (normalised coordinates `u`
+    /// with `|u| ≤ 1`, on a [`BIAS_LATTICE`]³ lattice); the box's corners lie outside the brain.
     fn bias_extremes(&self) -> (f32, f32) {
         let (mut lo, mut hi) = (f32::INFINITY, 0.0f32);
-        let steps = 9;
+        let steps = BIAS_LATTICE;
         for k in 0..steps {
             for j in 0..steps {
                 for i in 0..steps {
                     let u = [i, j, k].map(|n| 2.0 * n as f64 / (steps - 1) as f64 - 1.0);
+                    if u.iter().map(|x| x * x).sum::<f64>() > 1.0 + 1e-9 {
+                        continue;
+                    }
                     let b = self.bias_at(u);
                     lo = lo.min(b);
                     hi = hi.max(b);
@@ -752,6 +779,7 @@ mod tests {
     fn randomised_acquisitions_stay_in_their_ranges_and_realistic_ones_are_linear() {
         let mut rng = Rand::new(9);
         let mut gammas = Vec::new();
+        let mut extremes = Vec::new();
         for _ in 0..500 {
             let a = Acquisition::draw(&mut rng, AcquisitionMode::Randomised);
             let scale = f64::from(a.scale);
@@ -762,11 +790,11 @@ mod tests {
             let g = f64::from(a.gamma);
             assert!(g >= RANDOM_GAMMA_RANGE.0 - 1e-6 && g <= RANDOM_GAMMA_RANGE.1 + 1e-6);
             gammas.push(g);
-            // The bias at the corners of the brain box stays a plausible field.
-            for u in [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0], [1.0, -1.0, 0.0]] {
-                let b = f64::from(a.bias_at(u));
-                assert!(b > 0.2 && b < 5.0, "bias {b}");
-            }
+            // The bias stays within ±40 % over the brain (the inscribed ellipsoid, probed
+            // off the lattice the cap is found on), and is strongest near its edge.
+            let extreme = ball_extreme(&a, 20);
+            assert!(extreme <= 1.4f64.ln() + 0.02, "bias ×{}", extreme.exp());
+            extremes.push(extreme);
             // What the provenance records is what was drawn.
             let contrast = CaseContrast::draw_randomised(&mut rng, true);
             let r = a.record(Modality::T2, &contrast);
@@ -777,11 +805,36 @@ mod tests {
             );
             assert!((f64::from(r.noise) - noise).abs() < 1e-6);
             let [lo, hi] = r.bias_range;
-            assert!(lo <= 1.0 && hi >= 1.0 && lo > 0.2 && hi < 5.0, "{lo} {hi}");
+            assert!(lo <= 1.0 && hi >= 1.0, "{lo} {hi}");
+            assert!(lo >= 1.0 / 1.4 - 1e-4 && hi <= 1.4 + 1e-4, "{lo} {hi}");
         }
         assert!(gammas.iter().any(|&g| g < 0.8) && gammas.iter().any(|&g| g > 1.3));
+        // The cap weakens the strong draws only: weak fields, fields at the cap, and the
+        // median near ±35 %.
+        let at_cap = extremes.iter().filter(|&&e| e > 1.4f64.ln() - 1e-3).count();
+        let weak = extremes.iter().filter(|&&e| e < 1.2f64.ln()).count();
+        assert!(at_cap > 100 && at_cap < 300, "{at_cap} of 500 at the cap");
+        assert!(weak > 25, "{weak} of 500 within ±20 %");
         let realistic = Acquisition::draw(&mut rng, AcquisitionMode::Realistic);
         assert_eq!(realistic.gamma, 1.0);
+    }
+
+    /// Largest `|ln b|` of `a`'s bias over the unit ball, on an `n`³ lattice of [-1, 1]³.
+    fn ball_extreme(a: &Acquisition, n: usize) -> f64 {
+        let axis: Vec<f64> = (0..n)
+            .map(|i| 2.0 * i as f64 / (n - 1) as f64 - 1.0)
+            .collect();
+        let mut extreme = 0.0f64;
+        for &u in &axis {
+            for &v in &axis {
+                for &w in &axis {
+                    if u * u + v * v + w * w <= 1.0 + 1e-9 {
+                        extreme = extreme.max(f64::from(a.bias_at([u, v, w])).ln().abs());
+                    }
+                }
+            }
+        }
+        extreme
     }
 
     #[test]
@@ -791,17 +844,7 @@ mod tests {
             let mut a = Acquisition::draw(&mut rng, AcquisitionMode::Realistic);
             let before = a.bias;
             a.scale_bias_to(0.4);
-            let mut extreme = 0.0f64;
-            let lattice: Vec<f64> = (0..9).map(|n| n as f64 / 4.0 - 1.0).collect();
-            for &u in &lattice {
-                for &v in &lattice {
-                    for &w in &lattice {
-                        let b = f64::from(a.bias_at([u, v, w]));
-                        assert!((1.0 / 1.4 - 1e-4..=1.4 + 1e-4).contains(&b), "{b}");
-                        extreme = extreme.max(b.ln().abs());
-                    }
-                }
-            }
+            let extreme = ball_extreme(&a, BIAS_LATTICE);
             assert!(
                 (extreme - 1.4f64.ln()).abs() < 1e-4,
                 "reaches ±40 %: {extreme}"

@@ -10,7 +10,7 @@
 //! | perturbation | what is pinned | training range |
 //! |---|---|---|
 //! | `noise` | Rician σ = [`RANDOM_NOISE_RANGE`]`.1` (8 %) of WM, every modality | 1–8 % |
-//! | `bias` | the bias field rescaled so that it reaches ±[`EDGE_BIAS`] (±40 %) in the brain box | about ±40 % |
+//! | `bias` | the bias field rescaled so that it reaches ±[`EDGE_BIAS`] (±40 %) over the brain | about ±40 % |
 //! | `thick-slices` | every modality acquired as [`RANDOM_SLICE_THICKNESS_RANGE`]`.1` (7 mm) slices, on one axis per modality | 1–7 mm |
 //! | `contrast` | every class mean at ×0.6 or ×1.6 ([`RANDOM_FACTOR`]'s ends), but for those the physical orderings force inside the range | ×0.6–1.6 |
 //! | `stripping-rim` | a [`RANDOM_DILATION_RANGE`]`.1` (3) voxel rim left by the stripping, dura on T1Gd at [`RANDOM_DURA_T1GD_RANGE`]`.1` | 1–3 voxels |
@@ -28,8 +28,8 @@ use crate::rng::{splitmix64, Rand};
 use crate::tumour::{TumourKind, TumourPlan, RANDOM_RADIUS_RANGE_MM};
 
 /// The bias field of [`Perturbation::Bias`] reaches `1 ± EDGE_BIAS` at its extremes over the
-/// brain box.
-pub const EDGE_BIAS: f64 = 0.4;
+/// brain, the randomised acquisition's cap.
+pub const EDGE_BIAS: f64 = crate::generate::RANDOM_BIAS_MAX;
 /// The largest edema reach (mm) of a [`Perturbation::SmallTumour`] case.
 pub const SMALL_TUMOUR_MAX_EDEMA_MM: f64 = 5.0;
 

@@ -104,7 +104,8 @@ pub struct ModalityAppearance {
     pub noise: f32,
     /// Gaussian blur σ, voxels.
     pub blur_voxels: f32,
-    /// Lowest and highest multiplicative bias over the brain's bounding box.
+    /// Lowest and highest multiplicative bias over the brain (the ellipsoid inscribed in the box
+    /// the case is drawn in).
     pub bias_range: [f32; 2],
 }
 
