@@ -395,7 +395,7 @@ pub enum AcquisitionMode {
     /// a linear intensity curve.
     #[default]
     Realistic,
-    /// Training data: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, and a
+    /// Training data: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias up to ±40 %, and a
     /// random intensity curve `s^γ`, γ in 0.6–1.6 (the `RANDOM_*` constants); plus the image
     /// degradations of [`crate::degrade`] (thick slices, edge resampling, skull-stripping
     /// errors, float32 storage), drawn by [`Degradations::draw`].

@@ -45,8 +45,8 @@
 //!
 //! For training data, [`generate_with`] can randomise the contrast table ([`ContrastMode`]:
 //! ×0.6–×1.6 per class mean under the physical orderings) and the acquisition
-//! ([`AcquisitionMode`]: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias about ±40 %, an
-//! intensity curve `s^γ` with γ in 0.6–1.6), in the spirit of SynthSeg (`adamm synth --mode
+//! ([`AcquisitionMode`]: WM at 100–5000, noise 1–8 %, blur σ 0.3–1.2, bias up to ±40 % over
+//! the brain, an intensity curve `s^γ` with γ in 0.6–1.6), in the spirit of SynthSeg (`adamm synth --mode
 //! randomised`). The randomised acquisition also degrades the images as real exports are
 //! ([`degrade`]): thick slices of 1–7 mm along a random axis, cubic-resampling ringing with
 //! small negative values at the brain edge, a skull stripping that leaves a rim of CSF/dura or
