@@ -32,11 +32,11 @@ enum ModeArg {
     /// Raw-BraTS-like contrasts (±6 %), acquisition, brain shapes and tumours.
     Realistic,
     /// Contrasts ×0.6–1.6 per class under the physical orderings; WM at 100–5000, noise 1–8 %,
-    /// blur σ 0.3–1.2, bias up to ±40 % over the brain, a random intensity curve, 1–7 mm thick slices,
-    /// interpolation ringing at the brain edge, a stripping rim or cut, int16 or float32 files;
-    /// larger brain deformations, ventricle size and atrophy; tumours of 0.1 to over 300 mL,
-    /// 1–4 foci, cysts, no to extensive edema, in deep, lobar, cortical or periventricular
-    /// locations (see adamm_synth).
+    /// blur σ 0.3–1.2, bias up to ±40 % over the brain, a random intensity curve, 1–7 mm thick
+    /// slices, interpolation ringing at the brain edge, a stripping rim or cut, int16 or float32
+    /// files; larger brain deformations, ventricle size and atrophy; tumours of 0.1 to over
+    /// 300 mL, 1–4 foci, cysts, no to extensive edema, in deep, lobar, cortical or
+    /// periventricular locations (see adamm_synth).
     Randomised,
 }
 
