@@ -10,7 +10,7 @@
 //! | perturbation | what is pinned | training range |
 //! |---|---|---|
 //! | `noise` | Rician σ = [`RANDOM_NOISE_RANGE`]`.1` (8 %) of WM, every modality | 1–8 % |
-//! | `bias` | the bias field rescaled so that it reaches ±[`EDGE_BIAS`] (±40 %) over the brain | about ±40 % |
+//! | `bias` | the bias field rescaled so that it reaches ±[`EDGE_BIAS`] (±40 %) over the brain | up to ±40 % |
 //! | `thick-slices` | every modality acquired as [`RANDOM_SLICE_THICKNESS_RANGE`]`.1` (7 mm) slices, on one axis per modality | 1–7 mm |
 //! | `contrast` | every class mean at ×0.6 or ×1.6 ([`RANDOM_FACTOR`]'s ends), but for those the physical orderings force inside the range | ×0.6–1.6 |
 //! | `stripping-rim` | a [`RANDOM_DILATION_RANGE`]`.1` (3) voxel rim left by the stripping, dura on T1Gd at [`RANDOM_DURA_T1GD_RANGE`]`.1` | 1–3 voxels |
